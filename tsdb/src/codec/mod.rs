@@ -1,0 +1,2 @@
+//! Codecs: bytes <-> numbers, no I/O.
+pub(crate) mod varint;
