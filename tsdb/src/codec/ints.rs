@@ -1,0 +1,578 @@
+//! Signed integer streams with per-stream prefix buckets, and the delta
+//! columns (timestamps, decimal mantissas) built on them.
+//!
+//! A stream of `n` integers is a bit stream: a header choosing `k` (1..=5)
+//! buckets and their widths, then one code per value. Bucket `j` has the
+//! truncated-unary prefix `j` ones then a zero (the last bucket drops the
+//! zero), and is followed by the value's zigzag encoding in that bucket's
+//! width. The encoder picks `k`, the widths and which bucket gets which
+//! prefix from a histogram of the values' widths, so a stream of jitter in
+//! +-5 pays about its entropy while a stream with rare hour-long gaps pays
+//! for the gaps only when they occur. Optionally bucket 0 stands for a run of
+//! zeros with an Elias-gamma length, so a flat series costs a few bits per
+//! run instead of one per sample.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use super::bits::{gamma_len, write_gamma, BitReader, BitWriter};
+use super::varint::{get_varint, put_varint, unzigzag, zigzag};
+use super::CodecError;
+
+const MAX_BUCKETS: usize = 5;
+/// Longest zero run one code stands for. Its gamma code (49 bits) plus the
+/// prefix fits in one reader refill; longer runs are split.
+const MAX_RUN_ZEROS: u32 = 24;
+const MAX_RUN: usize = (1 << (MAX_RUN_ZEROS + 1)) - 1;
+/// Header bits: 3 for `k`, 1 for the zero-run flag, then 7 per bucket width.
+const HEADER_BITS: u64 = 4;
+const WIDTH_BITS: u32 = 7;
+
+/// Bits needed for `v` zigzag-encoded (0 for 0, 64 for the extremes).
+#[inline]
+fn width(v: i64) -> u32 {
+    64 - zigzag(v).leading_zeros()
+}
+
+/// Prefix length of bucket `j` among `k`.
+#[inline]
+fn prefix_len(j: usize, k: usize) -> u32 {
+    if k <= 1 {
+        0
+    } else {
+        (j + 1).min(k - 1) as u32
+    }
+}
+
+/// Prefix bits of bucket `j` among `k`, right-aligned.
+#[inline]
+fn prefix_code(j: usize, k: usize) -> u64 {
+    let ones = (1u64 << j) - 1;
+    if j + 1 < k {
+        ones << 1
+    } else {
+        ones
+    }
+}
+
+/// How one stream will be written: chosen by [`plan`], used by [`write`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IntPlan {
+    /// Number of buckets, 1..=5 (0 for an empty stream).
+    k: usize,
+    /// Bucket 0 codes a run of zeros.
+    rle: bool,
+    /// Width of each bucket, in prefix order.
+    widths: [u32; MAX_BUCKETS],
+    /// Exact size of the stream in bits, header included.
+    pub(crate) bits: u64,
+}
+
+/// Chooses the buckets that make `vals` smallest.
+pub(crate) fn plan(vals: &[i64]) -> IntPlan {
+    let mut best = IntPlan {
+        k: 0,
+        rle: false,
+        widths: [0; MAX_BUCKETS],
+        bits: 0,
+    };
+    if vals.is_empty() {
+        return best;
+    }
+    let mut hist = [0u64; 65];
+    let (mut runs, mut gamma_bits, mut run) = (0u64, 0u64, 0usize);
+    for &v in vals {
+        if let Some(h) = hist.get_mut(width(v) as usize) {
+            *h += 1;
+        }
+        if v == 0 {
+            run += 1;
+            if run == MAX_RUN {
+                runs += 1;
+                gamma_bits += u64::from(gamma_len(run as u64));
+                run = 0;
+            }
+        } else if run > 0 {
+            runs += 1;
+            gamma_bits += u64::from(gamma_len(run as u64));
+            run = 0;
+        }
+    }
+    if run > 0 {
+        runs += 1;
+        gamma_bits += u64::from(gamma_len(run as u64));
+    }
+    let (ws, cs): (Vec<u32>, Vec<u64>) = (0u32..=64).zip(hist).filter(|&(_, c)| c > 0).unzip();
+    best.bits = u64::MAX;
+    for k in 1..=MAX_BUCKETS.min(ws.len()) {
+        let (cost, widths) = assign(&ws, &cs, k, 0);
+        let bits = HEADER_BITS + u64::from(WIDTH_BITS) * k as u64 + cost;
+        if bits < best.bits {
+            best = IntPlan {
+                k,
+                rle: false,
+                widths,
+                bits,
+            };
+        }
+    }
+    let zeros = cs.first().copied().filter(|_| ws.first() == Some(&0));
+    if let (Some(_), Some(nz_ws), Some(nz_cs)) = (zeros, ws.get(1..), cs.get(1..)) {
+        for k in 2..=MAX_BUCKETS.min(ws.len()) {
+            let (cost, widths) = assign(nz_ws, nz_cs, k, 1);
+            let zero_cost = runs * u64::from(prefix_len(0, k)) + gamma_bits;
+            let bits = HEADER_BITS + u64::from(WIDTH_BITS) * k as u64 + cost + zero_cost;
+            if bits < best.bits {
+                best = IntPlan {
+                    k,
+                    rle: true,
+                    widths,
+                    bits,
+                };
+            }
+        }
+    }
+    best
+}
+
+/// Splits the sorted distinct widths `ws` (with counts `cs`) into the
+/// buckets `first..k` of a `k`-bucket code and gives each bucket a prefix.
+/// Returns the payload bits and the widths in prefix order (bucket widths
+/// below `first` are left 0).
+///
+/// For a fixed assignment of prefix lengths to bucket positions (narrowest
+/// bucket first), a DP over the cut points is exact. The best assignment
+/// gives the shortest prefixes to the fullest buckets, which changes the cut
+/// points, so alternate the two a few times and keep the best seen.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "encoder-side DP over arrays sized by MAX_BUCKETS and 65 widths"
+)]
+fn assign(ws: &[u32], cs: &[u64], k: usize, first: usize) -> (u64, [u32; MAX_BUCKETS]) {
+    let b = k - first;
+    let m = ws.len();
+    debug_assert!(b >= 1 && b <= m && m <= 65);
+    let codes: Vec<usize> = (first..k).collect();
+    let mut cum = [0u64; 66];
+    for i in 0..m {
+        cum[i + 1] = cum[i] + cs[i];
+    }
+    // Start with prefixes in width order: narrow values are usually common.
+    let mut code_of_pos: Vec<usize> = codes.clone();
+    let mut best_cost = u64::MAX;
+    let mut best_widths = [0u32; MAX_BUCKETS];
+    for _ in 0..4 {
+        let lens: Vec<u64> = code_of_pos
+            .iter()
+            .map(|&c| u64::from(prefix_len(c, k)))
+            .collect();
+        let mut f = [[u64::MAX; 65]; MAX_BUCKETS];
+        let mut arg = [[0usize; 65]; MAX_BUCKETS];
+        for i in 0..m {
+            f[0][i] = cum[i + 1] * (lens[0] + u64::from(ws[i]));
+        }
+        for p in 1..b {
+            for i in p..m {
+                let per = lens[p] + u64::from(ws[i]);
+                for i2 in (p - 1)..i {
+                    let c = f[p - 1][i2].saturating_add((cum[i + 1] - cum[i2 + 1]) * per);
+                    if c < f[p][i] {
+                        f[p][i] = c;
+                        arg[p][i] = i2;
+                    }
+                }
+            }
+        }
+        let cost = f[b - 1][m - 1];
+        let mut ends = [0usize; MAX_BUCKETS];
+        let mut i = m - 1;
+        for p in (0..b).rev() {
+            ends[p] = i;
+            if p > 0 {
+                i = arg[p][i];
+            }
+        }
+        if cost < best_cost {
+            best_cost = cost;
+            best_widths = [0; MAX_BUCKETS];
+            for p in 0..b {
+                best_widths[code_of_pos[p]] = ws[ends[p]];
+            }
+        }
+        // Reassign prefixes: fullest bucket gets the shortest code.
+        let mut counts: Vec<(u64, usize)> = (0..b)
+            .map(|p| {
+                let lo = if p == 0 { 0 } else { ends[p - 1] + 1 };
+                (cum[ends[p] + 1] - cum[lo], p)
+            })
+            .collect();
+        counts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut next = vec![0usize; b];
+        for (rank, &(_, p)) in counts.iter().enumerate() {
+            next[p] = codes[rank];
+        }
+        if next == code_of_pos {
+            break;
+        }
+        code_of_pos = next;
+    }
+    (best_cost, best_widths)
+}
+
+/// Appends `vals` as a stream laid out by `plan` (which must come from
+/// [`plan`] on the same values). Writes nothing for an empty stream.
+#[expect(
+    clippy::indexing_slicing,
+    reason = "encoder side: indexes are widths (<= 64) and bucket numbers (< k)"
+)]
+pub(crate) fn write(vals: &[i64], plan: &IntPlan, w: &mut BitWriter<'_>) {
+    if vals.is_empty() {
+        return;
+    }
+    let k = plan.k;
+    w.write(k as u64, 3);
+    w.write_bit(plan.rle);
+    for &wd in &plan.widths[..k] {
+        w.write(u64::from(wd), WIDTH_BITS);
+    }
+    // For each value width, the narrowest bucket that holds it.
+    let first = usize::from(plan.rle);
+    let mut by_width = [(0u64, 0u32, 0u32); 65];
+    for (wv, slot) in by_width.iter_mut().enumerate() {
+        let wv = wv as u32;
+        let pick = (first..k)
+            .filter(|&j| plan.widths[j] >= wv)
+            .min_by_key(|&j| (plan.widths[j], prefix_len(j, k)));
+        if let Some(j) = pick {
+            *slot = (prefix_code(j, k), prefix_len(j, k), plan.widths[j]);
+        }
+    }
+    let mut i = 0;
+    while i < vals.len() {
+        let v = vals[i];
+        if plan.rle && v == 0 {
+            let run = vals[i..]
+                .iter()
+                .take(MAX_RUN)
+                .take_while(|&&x| x == 0)
+                .count();
+            w.write(0, 1);
+            write_gamma(w, run as u64);
+            i += run;
+            continue;
+        }
+        let (code, plen, wd) = by_width[width(v) as usize];
+        let z = zigzag(v);
+        if plen + wd <= 64 {
+            // `wd` < 64 here unless `plen` is 0, and then `code` is 0 too.
+            w.write(code.checked_shl(wd).unwrap_or(0) | z, plen + wd);
+        } else {
+            w.write(code, plen);
+            w.write(z, wd);
+        }
+        i += 1;
+    }
+}
+
+/// Decodes exactly `n` integers written by [`write`], passing each to `emit`.
+#[inline]
+pub(crate) fn read<F: FnMut(i64)>(
+    r: &mut BitReader<'_>,
+    n: usize,
+    mut emit: F,
+) -> Result<(), CodecError> {
+    if n == 0 {
+        return Ok(());
+    }
+    let k = r.read(3)? as usize;
+    if k == 0 || k > MAX_BUCKETS {
+        return Err(r.invalid("integer stream bucket count"));
+    }
+    let rle = r.read_bit()?;
+    // (prefix length, width, prefix + width) per bucket; 8 slots so that
+    // `j & 7` indexes without a bounds check.
+    let mut table = [(0u32, 0u32, 0u32); 8];
+    for (j, slot) in table.iter_mut().enumerate().take(k) {
+        let wd = r.read(WIDTH_BITS)? as u32;
+        if wd > 64 {
+            return Err(r.invalid("integer stream bucket width"));
+        }
+        let plen = prefix_len(j, k);
+        *slot = (plen, wd, plen + wd);
+    }
+    if rle && (k < 2 || table.first().is_none_or(|e| e.1 != 0)) {
+        return Err(r.invalid("integer stream zero-run bucket"));
+    }
+    let kmax = (k - 1) as u32;
+    let mut left = n;
+    while left > 0 {
+        r.refill();
+        let word = r.peek();
+        let j = word.leading_ones().min(kmax) as usize;
+        if rle && j == 0 {
+            r.consume(1)?;
+            let run = r.read_gamma(MAX_RUN_ZEROS)? as usize;
+            if run > left {
+                return Err(r.invalid("zero run longer than the chunk"));
+            }
+            for _ in 0..run {
+                emit(0);
+            }
+            left -= run;
+            continue;
+        }
+        let Some(&(plen, wd, total)) = table.get(j & 7) else {
+            return Err(r.invalid("integer stream bucket"));
+        };
+        let z = if total <= r.avail() {
+            // Width 0 shifts by 64: checked_shr makes that 0.
+            let z = (word << plen).checked_shr(64 - wd).unwrap_or(0);
+            r.skip_counted(total);
+            z
+        } else {
+            r.consume(plen)?;
+            r.read(wd)?
+        };
+        emit(unzigzag(z));
+        left -= 1;
+    }
+    Ok(())
+}
+
+/// Delta column mode byte: delta-of-deltas after a first delta.
+const MODE_DOD: u8 = 0;
+/// Delta column mode byte: deltas minus a fixed base delta.
+const MODE_BASE: u8 = 1;
+
+fn uvarint_len(v: u64) -> u64 {
+    u64::from((64 - (v | 1).leading_zeros()).div_ceil(7))
+}
+
+/// Appends a delta column: `v0` as a zigzag varint and, when there are at
+/// least two values, a mode byte, a zigzag varint parameter and an integer
+/// stream of the residuals (see the module docs of `codec` for the layout).
+/// Arithmetic wraps, so any `i64` sequence round-trips.
+pub(crate) fn encode_diffs(vals: &[i64], out: &mut Vec<u8>) {
+    let Some(&v0) = vals.first() else {
+        return;
+    };
+    put_varint(out, v0);
+    let deltas: Vec<i64> = vals
+        .iter()
+        .zip(vals.iter().skip(1))
+        .map(|(a, b)| b.wrapping_sub(*a))
+        .collect();
+    let Some(&d1) = deltas.first() else {
+        return;
+    };
+    let dods: Vec<i64> = deltas
+        .iter()
+        .zip(deltas.iter().skip(1))
+        .map(|(a, b)| b.wrapping_sub(*a))
+        .collect();
+    let mut sorted = deltas.clone();
+    let mid = sorted.len() / 2;
+    let base = *sorted.select_nth_unstable(mid).1;
+    let resid: Vec<i64> = deltas.iter().map(|d| d.wrapping_sub(base)).collect();
+    let p_dod = plan(&dods);
+    let p_base = plan(&resid);
+    let cost_dod = uvarint_len(zigzag(d1)) * 8 + p_dod.bits;
+    let cost_base = uvarint_len(zigzag(base)) * 8 + p_base.bits;
+    let (mode, param, vals, p) = if cost_base <= cost_dod {
+        (MODE_BASE, base, &resid, &p_base)
+    } else {
+        (MODE_DOD, d1, &dods, &p_dod)
+    };
+    out.push(mode);
+    put_varint(out, param);
+    let mut w = BitWriter::new(out);
+    write(vals, p, &mut w);
+    w.finish();
+}
+
+/// Reads a zigzag varint at `*pos`, telling truncation from an over-long varint.
+fn varint_at(data: &[u8], pos: &mut usize) -> Result<i64, CodecError> {
+    let at = *pos;
+    get_varint(data, pos).ok_or_else(|| {
+        let rest = data.get(at..).unwrap_or_default();
+        if rest.len() < 10 && rest.iter().all(|b| b & 0x80 != 0) {
+            CodecError::Truncated {
+                bit: (data.len() as u64) * 8,
+                needed: 8,
+            }
+        } else {
+            CodecError::Invalid {
+                what: "varint",
+                bit: (at as u64) * 8,
+            }
+        }
+    })
+}
+
+/// Decodes `n` values of a delta column starting at byte `start` of `data`,
+/// passing each to `emit`. Bit offsets in errors count from `data[0]`.
+#[inline]
+pub(crate) fn decode_diffs<F: FnMut(i64)>(
+    data: &[u8],
+    start: usize,
+    n: usize,
+    mut emit: F,
+) -> Result<(), CodecError> {
+    if n == 0 {
+        return Ok(());
+    }
+    let mut pos = start;
+    let v0 = varint_at(data, &mut pos)?;
+    emit(v0);
+    if n == 1 {
+        return Ok(());
+    }
+    let Some(&mode) = data.get(pos) else {
+        return Err(CodecError::Truncated {
+            bit: (pos as u64) * 8,
+            needed: 8,
+        });
+    };
+    pos += 1;
+    let param = varint_at(data, &mut pos)?;
+    let mut r = BitReader::new(data, pos);
+    match mode {
+        MODE_DOD => {
+            let mut v = v0.wrapping_add(param);
+            emit(v);
+            let mut d = param;
+            read(&mut r, n - 2, |dd| {
+                d = d.wrapping_add(dd);
+                v = v.wrapping_add(d);
+                emit(v);
+            })
+        }
+        MODE_BASE => {
+            let mut v = v0;
+            read(&mut r, n - 1, |x| {
+                v = v.wrapping_add(param.wrapping_add(x));
+                emit(v);
+            })
+        }
+        _ => Err(CodecError::Invalid {
+            what: "delta column mode",
+            bit: (pos as u64 - 1) * 8,
+        }),
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "tests fail by panicking"
+)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn round_trip(vals: &[i64]) -> Vec<u8> {
+        let p = plan(vals);
+        let mut out = Vec::new();
+        let mut w = BitWriter::new(&mut out);
+        write(vals, &p, &mut w);
+        w.finish();
+        assert_eq!(out.len() as u64, p.bits.div_ceil(8), "plan size is exact");
+        let mut got = Vec::new();
+        let mut r = BitReader::new(&out, 0);
+        read(&mut r, vals.len(), |v| got.push(v)).unwrap();
+        assert_eq!(got, vals);
+        out
+    }
+
+    #[test]
+    fn hand_checked() {
+        assert!(round_trip(&[]).is_empty());
+        // One bucket of width 0: header only, 0 bits per value.
+        assert_eq!(round_trip(&[0; 1000]).len(), 2);
+        round_trip(&[i64::MIN, i64::MAX, 0, -1, 1]);
+        round_trip(&[5]);
+        // Zero runs with a few outliers use the run bucket.
+        let mut v = vec![0i64; 1440];
+        v[100] = 3;
+        v[900] = -70000;
+        let out = round_trip(&v);
+        assert!(out.len() < 16, "{} bytes", out.len());
+        assert!(plan(&v).rle);
+    }
+
+    #[test]
+    fn garbage_header_errors() {
+        let mut r = BitReader::new(&[0x00, 0, 0], 0);
+        assert!(matches!(
+            read(&mut r, 3, |_| {}),
+            Err(CodecError::Invalid { .. })
+        ));
+        // k=1, width 65.
+        let mut r = BitReader::new(&[0b0010_1000, 0b0010_0000], 0);
+        assert!(matches!(
+            read(&mut r, 3, |_| {}),
+            Err(CodecError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn diffs_hand_checked() {
+        for vals in [
+            vec![],
+            vec![7],
+            vec![i64::MAX, i64::MIN],
+            vec![i64::MIN, i64::MAX, 0, i64::MIN],
+            vec![1, 2, 3, 4, 5, 6],
+        ] {
+            let mut out = vec![0xEE];
+            encode_diffs(&vals, &mut out);
+            let mut got = Vec::new();
+            decode_diffs(&out, 1, vals.len(), |v| got.push(v)).unwrap();
+            assert_eq!(got, vals);
+        }
+    }
+
+    fn shaped() -> impl Strategy<Value = Vec<i64>> {
+        prop_oneof![
+            proptest::collection::vec(any::<i64>(), 0..200),
+            proptest::collection::vec(-20i64..20, 0..300),
+            proptest::collection::vec(prop_oneof![9 => Just(0i64), 1 => any::<i64>()], 0..300),
+            proptest::collection::vec(
+                prop_oneof![9 => -3i64..3, 1 => -100_000i64..100_000],
+                0..300
+            ),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn streams_round_trip(vals in shaped()) {
+            round_trip(&vals);
+        }
+
+        #[test]
+        fn diffs_round_trip_and_truncation_errors(vals in shaped(), cut in any::<prop::sample::Index>()) {
+            let mut out = Vec::new();
+            encode_diffs(&vals, &mut out);
+            let mut got = Vec::new();
+            decode_diffs(&out, 0, vals.len(), |v| got.push(v)).unwrap();
+            prop_assert_eq!(&got, &vals);
+            if !out.is_empty() {
+                let cut = cut.index(out.len());
+                prop_assert!(decode_diffs(&out[..cut], 0, vals.len(), |_| ()).is_err());
+            }
+        }
+
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..64), n in 0usize..2000) {
+            let mut count = 0usize;
+            if decode_diffs(&data, 0, n, |_| count += 1).is_ok() {
+                prop_assert_eq!(count, n);
+            }
+            let mut count = 0usize;
+            let mut r = BitReader::new(&data, 0);
+            if read(&mut r, n, |_| count += 1).is_ok() {
+                prop_assert_eq!(count, n);
+            }
+        }
+    }
+}
