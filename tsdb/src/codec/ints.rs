@@ -53,7 +53,7 @@ fn prefix_code(j: usize, k: usize) -> u64 {
     }
 }
 
-/// How one stream will be written: chosen by [`plan`], used by [`write`].
+/// How one stream will be written: chosen by [`plan`], used by [`write()`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct IntPlan {
     /// Number of buckets, 1..=5 (0 for an empty stream).
@@ -272,7 +272,7 @@ pub(crate) fn write(vals: &[i64], plan: &IntPlan, w: &mut BitWriter<'_>) {
     }
 }
 
-/// Decodes exactly `n` integers written by [`write`], passing each to `emit`.
+/// Decodes exactly `n` integers written by [`write()`], passing each to `emit`.
 #[inline]
 pub(crate) fn read<F: FnMut(i64)>(
     r: &mut BitReader<'_>,

@@ -4,6 +4,25 @@
 //! ([`encode_values`] picks XOR, decimal or constant per chunk). Decoders
 //! never panic: any input yields values or a [`CodecError`] naming the bit
 //! offset, which the block reader wraps into [`crate::Error::Corrupt`].
+//!
+//! Layouts (bit streams are MSB-first and zero-padded to a whole byte;
+//! varints are LEB128, "zigzag varint" is a signed value zigzag-mapped):
+//! - integer stream of `c` values (`c` known to the reader; nothing when
+//!   `c == 0`): 3 bits `k` (1..=5), 1 bit `rle`, `k` x 7 bits bucket widths
+//!   (0..=64), then per value bucket `j`'s prefix (`j` ones, then a zero if
+//!   `j < k - 1`) and the value zigzag-mapped in `width[j]` bits. With `rle`
+//!   (needs `k >= 2`, `width[0] == 0`) bucket 0 is instead followed by an
+//!   Elias-gamma run length `r` (1..2^25) and stands for `r` zeros.
+//! - delta column of `n` values: zigzag varint `v0`; if `n >= 2`, a mode
+//!   byte and a zigzag varint `p`, then an integer stream to the end:
+//!   mode 0 (delta-of-delta): `p` = first delta, stream of `n - 2` dods;
+//!   mode 1 (fixed base): `p` = base delta, stream of `n - 1` values
+//!   `delta_i - p`. All arithmetic wraps modulo 2^64.
+//! - timestamps: a delta column.
+//! - [`ValueCodec::Decimal`]: byte `scale` (0..=6), delta column of
+//!   mantissas; value = `m as f64 / 10^scale` (exact power of ten).
+//! - [`ValueCodec::Xor`]: see [`xor`].
+//! - [`ValueCodec::Constant`]: the value's 8 bytes, little-endian.
 // The block writer and reader that call these land in another branch.
 #![allow(dead_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]

@@ -285,8 +285,14 @@ proptest! {
 #[test]
 #[ignore = "throughput report; run in release"]
 fn codec_decode_throughput() {
+    for chunk in [120, 1024] {
+        decode_throughput(chunk);
+    }
+}
+
+fn decode_throughput(chunk: usize) {
     const N: usize = 1 << 20;
-    const CHUNK: usize = 1024;
+    eprintln!("-- {N} values in chunks of {chunk}");
     let shapes: [(&str, Vec<f64>); 4] = [
         ("decimal power (2 decimals)", power(N, 11)),
         ("decimal temperature", temps(N, 12)),
@@ -295,7 +301,7 @@ fn codec_decode_throughput() {
     ];
     for (name, v) in shapes {
         let chunks: Vec<(ValueCodec, Vec<u8>, usize)> = v
-            .chunks(CHUNK)
+            .chunks(chunk)
             .map(|c| {
                 let mut d = Vec::new();
                 (encode_values(c, &mut d), d, c.len())
@@ -322,7 +328,7 @@ fn codec_decode_throughput() {
     }
     let ts = crate::codec::timestamp::tests::scrape(N, 1_700_000_000_000, 60_000, 5);
     let chunks: Vec<(Vec<u8>, usize)> = ts
-        .chunks(CHUNK)
+        .chunks(chunk)
         .map(|c| {
             let mut d = Vec::new();
             encode_timestamps(c, &mut d);
