@@ -180,6 +180,8 @@ fn check_frame(buf: &[u8], pos: usize) -> Result<std::ops::Range<usize>, BadFram
     }
     let start = pos + FRAME_HEADER_SIZE;
     let payload = start..start + len as usize;
+    #[cfg(test)]
+    tests::CRC_BYTES.with(|c| c.set(c.get() + payload.len() as u64));
     if crc32fast::hash(&buf[payload.clone()]) != crc {
         return Err(BadFrame::Checksum);
     }
@@ -188,29 +190,65 @@ fn check_frame(buf: &[u8], pos: usize) -> Result<std::ops::Range<usize>, BadFram
 
 /// Where the next good frame after a bad one at `pos` starts, if any.
 ///
-/// Scans byte by byte for a frame that passes every check. A false match
-/// needs a sane length and a matching crc32 at an arbitrary position, which
-/// is negligible. A scan costs a checksum per position whose length field
-/// fits in the file, so it is cheap across zeros and short damage, but not
-/// across long stretches of random bytes; hence the shortcut below.
+/// The answer is the first position after `pos` holding a frame that passes
+/// every check; a false match needs a sane length and a matching crc32 at an
+/// arbitrary position, which is negligible. Checking every position that
+/// way costs a checksum over up to the rest of the file for each position
+/// whose length field happens to fit, which across a damaged megabyte of a
+/// large segment is terabytes. So a cheap guess comes first, and the exact
+/// search only runs up to the guess, where no checksum can be longer than
+/// the distance to it (real frames never overlap, so a real frame before
+/// the guess ends by it).
 fn resync(buf: &[u8], pos: usize) -> Option<usize> {
-    // A flipped payload bit (the common damage) leaves the length intact,
-    // so the frame it points to is the next one. Only frames ending by that
-    // point are then looked for in between (a damaged length can point one
-    // frame too far), which bounds each checksum by the damaged frame.
-    if let Some(h) = buf.get(pos..pos + 4) {
-        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-        if (1..=MAX_FRAME_LEN).contains(&len) {
-            let next = pos + FRAME_HEADER_SIZE + len;
-            if next < buf.len() && check_frame(buf, next).is_ok() {
-                let before = &buf[..next];
-                let between = (pos + 1..next).find(|&q| check_frame(before, q).is_ok());
-                return Some(between.unwrap_or(next));
-            }
+    let guess = next_by_length(buf, pos).or_else(|| {
+        (pos + 1..buf.len()).find(|&q| headers_chain(buf, q) && check_frame(buf, q).is_ok())
+    });
+    match guess {
+        Some(g) => {
+            let upto = &buf[..g];
+            Some(
+                (pos + 1..g)
+                    .find(|&q| check_frame(upto, q).is_ok())
+                    .unwrap_or(g),
+            )
         }
+        // Nothing chains after `pos`: at most a frame or two before the end
+        // or before more damage, so the exact search is short.
+        None => (pos + 1..buf.len()).find(|&q| check_frame(buf, q).is_ok()),
     }
-    let last_start = buf.len().checked_sub(FRAME_HEADER_SIZE + 1)?;
-    (pos + 1..=last_start).find(|&q| check_frame(buf, q).is_ok())
+}
+
+/// A flipped payload bit (the common damage) leaves the length intact, so
+/// the frame it points to is the next one.
+fn next_by_length(buf: &[u8], pos: usize) -> Option<usize> {
+    let h = buf.get(pos..pos + 4)?;
+    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    if !(1..=MAX_FRAME_LEN).contains(&len) {
+        return None;
+    }
+    let next = pos + FRAME_HEADER_SIZE + len;
+    (next < buf.len() && check_frame(buf, next).is_ok()).then_some(next)
+}
+
+/// Whether the length fields from `q` on chain through three frames (or to
+/// the end of the file) without checksumming anything. Random bytes pass
+/// each link with odds of file size over 2^32, so few candidates reach the
+/// checksum.
+fn headers_chain(buf: &[u8], mut q: usize) -> bool {
+    for _ in 0..3 {
+        if q == buf.len() {
+            return true;
+        }
+        let Some(h) = buf.get(q..q + FRAME_HEADER_SIZE) else {
+            return false;
+        };
+        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        if len == 0 || len > MAX_FRAME_LEN || len > buf.len() - q - FRAME_HEADER_SIZE {
+            return false;
+        }
+        q += FRAME_HEADER_SIZE + len;
+    }
+    true
 }
 
 /// How [`replay`] treats damage.
