@@ -1,1 +1,48 @@
-fn main() {}
+//! `minetsdb`: collect GPU and mining telemetry into one embedded
+//! database and answer questions about it in the terminal.
+//!
+//! This file parses the command line, runs the chosen subcommand and maps
+//! errors to exit codes: 0 ok, 1 error, 2 usage (clap's own).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod paths;
+
+/// One binary, one database: GPU telemetry, pool and miner stats, queries,
+/// plots and profit reports.
+#[derive(Debug, Parser)]
+#[command(name = "minetsdb", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fill a demo database with a simulated 3-GPU rig and show what it holds.
+    Demo(cmd::demo::Args),
+    /// Series, samples, time range and bytes per sample of a database.
+    Stats(cmd::stats::Args),
+    /// Verify every checksum of every file of a database.
+    Check(cmd::check::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match cli.command {
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Stats(a) => cmd::stats::run(a),
+        Command::Check(a) => cmd::check::run(a),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: what failed and where, outermost context first.
+            eprintln!("minetsdb: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

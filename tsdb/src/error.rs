@@ -73,6 +73,14 @@ pub enum Error {
         #[source]
         source: Box<regex::Error>,
     },
+    /// An earlier write failed part-way (an fsync error, a full disk) and
+    /// the database refuses further writes until it is reopened, which
+    /// replays the WAL and so restores a consistent state.
+    #[error("database needs reopening after an earlier write failure: {cause}")]
+    Poisoned {
+        /// The failure that poisoned it.
+        cause: String,
+    },
     /// An argument is out of range (an empty time range, a zero option).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

@@ -2,6 +2,7 @@
 //! Prometheus' naming rules.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -22,8 +23,17 @@ pub struct Label {
 /// Built only through checked constructors, so a `Labels` in hand always
 /// satisfies the naming rules. As in Prometheus a label with an empty value
 /// is the same as no label, and is dropped.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Labels(Vec<Label>);
+///
+/// Cloning is cheap (the labels are shared), since a collector hands the
+/// same label sets to every scrape.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(Arc<[Label]>);
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels(Arc::from(Vec::new()))
+    }
+}
 
 impl Labels {
     /// A series of metric `name` with the given labels.
@@ -101,14 +111,14 @@ impl Labels {
                 why: "has no metric name",
             });
         }
-        Ok(Labels(v))
+        Ok(Labels(v.into()))
     }
 
     /// Labels decoded from our own files, where they were checked on the
     /// way in; only sorts. Not public: outside callers go through the checks.
     pub(crate) fn from_trusted(mut v: Vec<Label>) -> Labels {
         v.sort();
-        Labels(v)
+        Labels(v.into())
     }
 
     /// The metric name (value of `__name__`).

@@ -1,11 +1,111 @@
-//! minetsdb: an embeddable time-series database (crate docs filled in as the engine lands).
+//! minetsdb: an embeddable time-series database for GPU-mining telemetry.
+//!
+//! A [`Db`] is one directory. Samples `(t: i64 ms, v: f64)` of series named
+//! by [`Labels`] are appended in batches through a write-ahead log (a batch
+//! is durable when [`Db::append`] returns), held in an in-memory head, and
+//! cut into immutable, memory-mapped block files with Gorilla-style
+//! delta-of-delta timestamps, XOR floats and an exact decimal codec.
+//! [`Db::select`] streams the series that match Prometheus-style
+//! [`Matcher`]s over a time range, merging blocks and head.
+//!
+//! One process writes ([`Db::open`] takes `<db>/LOCK`); any number read
+//! ([`Db::open_read_only`] takes no lock and works beside the writer).
+//! The on-disk format is specified in `FORMAT.md` beside this crate.
+//!
+//! ```
+//! use minetsdb::{Db, Labels, Matcher, Options, Sample};
+//!
+//! # fn main() -> minetsdb::Result<()> {
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path(), Options::default())?;
+//! let power = Labels::new("nvidia_smi_power_draw_watts", &[("uuid", "GPU-0")])?;
+//! let r = db.series_ref(&power)?;
+//! let t0 = 1_700_000_000_000;
+//! let batch: Vec<_> = (0..60).map(|i| (r, Sample::new(t0 + i * 60_000, 220.0 + i as f64 / 4.0))).collect();
+//! let report = db.append(&batch)?;
+//! assert_eq!(report.appended, 60);
+//!
+//! let mut found = db.select(&[Matcher::metric("nvidia_smi_power_draw_watts")], t0..t0 + 600_000)?;
+//! let series = found.next().unwrap()?;
+//! assert_eq!(series.labels, power);
+//! assert_eq!(series.samples.len(), 10);
+//! assert_eq!(series.samples[1], Sample::new(t0 + 60_000, 220.25));
+//! # Ok(())
+//! # }
+//! ```
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
-mod error;
-mod labels;
+mod block;
+mod chunk;
 pub(crate) mod codec;
+mod db;
+mod error;
+mod frame;
+mod fs;
+mod head;
+mod labels;
+mod matcher;
+mod mmap;
+mod options;
+mod registry;
 pub(crate) mod wal;
 
+pub use chunk::ChunkSummary;
+pub use db::{AppendReport, Conflict, Db, OpenReport, Sample, Series, SeriesIter, SeriesRef, Stats};
 pub use error::{Error, Result};
 pub use labels::{check_label_name, check_metric_name, Label, Labels, METRIC_NAME_LABEL};
+pub use matcher::{MatchOp, Matcher};
+pub use options::Options;
+pub use registry::{Damage, Metadata, MetricType};
+
+/// Decoders exposed for the fuzz targets in `fuzz/`; not a stable API.
+#[doc(hidden)]
+pub mod __fuzz {
+    /// Decodes a block from bytes, then every column and chunk in it.
+    pub fn block(bytes: &[u8]) {
+        if let Ok(b) = crate::block::Block::from_bytes("fuzz.blk".into(), bytes.to_vec()) {
+            let _ = b.verify();
+        }
+    }
+    /// Decodes a timestamp column of `n` values.
+    pub fn timestamps(bytes: &[u8], n: usize) {
+        let mut out = Vec::new();
+        let _ = crate::codec::decode_timestamps(bytes, n, &mut out);
+    }
+    /// Decodes a value column of `n` values with codec id `codec`.
+    pub fn values(codec: u8, bytes: &[u8], n: usize) {
+        if let Ok(c) = crate::codec::ValueCodec::try_from(codec) {
+            let mut out = Vec::new();
+            let _ = crate::codec::decode_values(c, bytes, n, &mut out);
+        }
+    }
+    /// Decodes one WAL record payload.
+    pub fn wal_record(bytes: &[u8]) {
+        let _ = crate::wal::decode_record(bytes);
+    }
+    /// Loads a registry file's bytes.
+    pub fn registry(bytes: &[u8]) {
+        if let Ok(d) = tempfile_free_dir() {
+            let p = d.join("series");
+            if std::fs::write(&p, bytes).is_ok() {
+                let _ = crate::registry::Registry::open(&p, false);
+            }
+        }
+    }
+    fn tempfile_free_dir() -> std::io::Result<std::path::PathBuf> {
+        let d = std::env::temp_dir().join(format!("minetsdb-fuzz-{}", std::process::id()));
+        std::fs::create_dir_all(&d)?;
+        Ok(d)
+    }
+}
+
+/// Whole-database scans for the benchmarks; not a stable API.
+#[doc(hidden)]
+pub mod __bench {
+    /// Decodes every chunk of every block (each shared timestamp column
+    /// once per block), returning the sample count and the sum of values.
+    pub fn decode_all_blocks(db: &crate::Db) -> crate::Result<(u64, f64)> {
+        db.decode_all_blocks()
+    }
+}

@@ -31,6 +31,7 @@ pub(crate) mod bits;
 pub(crate) mod decimal;
 pub(crate) mod ints;
 pub(crate) mod timestamp;
+pub(crate) use timestamp::{decode_timestamps, encode_timestamps};
 #[expect(
     clippy::indexing_slicing,
     reason = "varint's Cursor indexes slices whose length it has just checked"

@@ -3,7 +3,7 @@
 //! record types never touch recovery and recovery never parses samples.
 
 // The Db that calls into the WAL has not landed yet.
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code, unused_imports)] // a few helpers serve only tests and tools
 
 mod record;
 mod segment;

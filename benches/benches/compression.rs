@@ -1,0 +1,25 @@
+//! Bytes per sample on disk for realistic mining telemetry, everything
+//! counted (blocks, index, registry, WAL, lock file), against the raw
+//! 16 bytes of a (i64, f64) sample measured on the same data.
+//!
+//! Not a timing benchmark: it prints figures. `cargo bench -p
+//! minetsdb-benches --bench compression`.
+
+fn main() {
+    let days: u32 = std::env::var("MINETSDB_BENCH_DAYS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    for gpus in [3usize, 8] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let n = minetsdb_benches::fill(dir.path(), days, gpus, 7).expect("fill");
+        let bytes = minetsdb_benches::dir_bytes(dir.path());
+        let db = minetsdb::Db::open_read_only(dir.path(), minetsdb::Options::default()).expect("open");
+        let st = db.stats();
+        println!(
+            "compression/{gpus}gpu/{days}d: {} series, {n} samples, {bytes} bytes on disk = {:.3} bytes/sample \
+             (blocks alone {:.3}); raw (i64,f64) = 16 bytes/sample, ratio {:.1}x",
+            st.series,
+            bytes as f64 / n as f64,
+            st.block_bytes as f64 / n as f64,
+            16.0 * n as f64 / bytes as f64,
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! `minetsdb stats`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+/// Arguments of `stats`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Database directory [default: $XDG_DATA_HOME/minetsdb]
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let dir = a.db.unwrap_or_else(crate::paths::default_db);
+    let db = minetsdb::Db::open_read_only(&dir, minetsdb::Options::default())
+        .with_context(|| format!("opening {}", dir.display()))?;
+    print_stats(&db);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the summary table shared by `stats` and `demo`.
+pub fn print_stats(db: &minetsdb::Db) {
+    let st = db.stats();
+    let samples = st.block_samples + st.head_samples as u64;
+    println!("database      {}", db.path().display());
+    println!("series        {}", st.series);
+    println!("samples       {samples} ({} in {} blocks, {} in the head)", st.block_samples, st.blocks, st.head_samples);
+    if let Some((a, b)) = st.time_range {
+        println!("time range    {} .. {}", fmt_time(a), fmt_time(b));
+    }
+    if st.block_samples > 0 {
+        let files = dir_bytes(db.path());
+        println!(
+            "on disk       {} bytes: {:.3} bytes/sample in blocks, {:.3} bytes/sample all files",
+            files,
+            st.block_bytes as f64 / st.block_samples as f64,
+            files as f64 / samples.max(1) as f64
+        );
+    }
+    let rep = db.open_report();
+    for d in &rep.damage {
+        println!("damage        {} at {}: {}", d.file.display(), d.offset, d.what);
+    }
+}
+
+fn dir_bytes(p: &std::path::Path) -> u64 {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => n += dir_bytes(&e.path()),
+                Ok(m) => n += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    n
+}
+
+/// RFC 3339 UTC, to the second.
+pub fn fmt_time(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days, after Howard Hinnant's algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339() {
+        assert_eq!(super::fmt_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::fmt_time(1_700_000_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(super::fmt_time(-1000), "1969-12-31T23:59:59Z");
+    }
+}

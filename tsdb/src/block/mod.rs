@@ -1,0 +1,36 @@
+//! Block files: immutable, memory-mapped, one time range each.
+//!
+//! `writer` builds a block's bytes in memory; `reader` maps and validates a
+//! published one. They are apart so the reader can be fuzzed on arbitrary
+//! bytes. The byte layout is specified in `tsdb/FORMAT.md`.
+
+mod reader;
+mod writer;
+
+pub(crate) use reader::{Block, ChunkMeta};
+pub(crate) use writer::BlockBuilder;
+
+pub(crate) const MAGIC: &[u8; 8] = b"MTSDBBLK";
+pub(crate) const END_MAGIC: &[u8; 8] = b"MTSDBEND";
+/// Versions of the block format; a reader rejects any other with a message
+/// that names the file and both versions.
+pub(crate) const VERSION: u32 = 1;
+pub(crate) const HEADER_LEN: usize = 16;
+pub(crate) const FOOTER_LEN: usize = 68;
+
+/// Block file name for sequence number `seq`.
+pub(crate) fn file_name(seq: u64) -> String {
+    format!("{seq:010}.blk")
+}
+
+/// Sequence number from a block file name, `None` for other files.
+pub(crate) fn parse_file_name(name: &str) -> Option<u64> {
+    let stem = name.strip_suffix(".blk")?;
+    if stem.len() != 10 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    stem.parse().ok()
+}
+
+#[cfg(test)]
+mod tests;

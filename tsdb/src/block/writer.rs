@@ -1,0 +1,175 @@
+//! Builds the bytes of a block file.
+
+use std::collections::HashMap;
+
+use super::{END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
+use crate::chunk::ChunkSummary;
+use crate::codec::varint::{put_uvarint, put_varint};
+use crate::codec::{encode_timestamps, encode_values, MAX_CHUNK_SAMPLES};
+use crate::registry::SeriesId;
+
+struct Col {
+    n: u32,
+    first_t: i64,
+    last_t: i64,
+    len: u64,
+    crc: u32,
+}
+
+/// Accumulates series (in ascending id order) and produces a block file.
+///
+/// Timestamp columns are stored once and shared: every sample of one
+/// scrape carries the same timestamp, so most series of a block point at
+/// the same column. On mining data this removes about a third of the bytes.
+pub(crate) struct BlockBuilder {
+    level: u8,
+    max_chunk: usize,
+    ts_bytes: Vec<u8>,
+    cols: Vec<Col>,
+    col_by_ts: HashMap<Vec<i64>, u32>,
+    val_bytes: Vec<u8>,
+    index: Vec<u8>,
+    n_series: u64,
+    last_id: Option<SeriesId>,
+    min_t: i64,
+    max_t: i64,
+    n_samples: u64,
+    scratch: Vec<u8>,
+}
+
+impl BlockBuilder {
+    pub(crate) fn new(level: u8, max_chunk_samples: usize) -> BlockBuilder {
+        BlockBuilder {
+            level,
+            max_chunk: max_chunk_samples.clamp(1, MAX_CHUNK_SAMPLES),
+            ts_bytes: Vec::new(),
+            cols: Vec::new(),
+            col_by_ts: HashMap::new(),
+            val_bytes: Vec::new(),
+            index: Vec::new(),
+            n_series: 0,
+            last_id: None,
+            min_t: i64::MAX,
+            max_t: i64::MIN,
+            n_samples: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.n_samples == 0
+    }
+
+    pub(crate) fn n_samples(&self) -> u64 {
+        self.n_samples
+    }
+
+    /// Adds one series. Callers give ids in ascending order and timestamps
+    /// strictly increasing; both are invariants of the head and of merges.
+    pub(crate) fn add_series(&mut self, id: SeriesId, ts: &[i64], vs: &[f64]) {
+        debug_assert_eq!(ts.len(), vs.len());
+        debug_assert!(self.last_id.is_none_or(|l| l < id));
+        debug_assert!(ts.windows(2).all(|w| w[0] < w[1]));
+        if ts.is_empty() {
+            return;
+        }
+        let delta = match self.last_id {
+            Some(l) => u64::from(id - l),
+            None => u64::from(id),
+        };
+        self.last_id = Some(id);
+        self.n_series += 1;
+        put_uvarint(&mut self.index, delta);
+        let n_chunks = ts.len().div_ceil(self.max_chunk);
+        put_uvarint(&mut self.index, n_chunks as u64);
+        for (cts, cvs) in ts.chunks(self.max_chunk).zip(vs.chunks(self.max_chunk)) {
+            let col = self.column(cts);
+            self.scratch.clear();
+            let codec = encode_values(cvs, &mut self.scratch);
+            put_uvarint(&mut self.index, u64::from(col));
+            self.index.push(codec as u8);
+            put_uvarint(&mut self.index, self.scratch.len() as u64);
+            self.index
+                .extend_from_slice(&crc32fast::hash(&self.scratch).to_le_bytes());
+            ChunkSummary::compute(cts, cvs).encode_values(&mut self.index);
+            self.val_bytes.extend_from_slice(&self.scratch);
+        }
+        self.min_t = self.min_t.min(ts[0]);
+        self.max_t = self.max_t.max(ts[ts.len() - 1]);
+        self.n_samples += ts.len() as u64;
+    }
+
+    fn column(&mut self, ts: &[i64]) -> u32 {
+        if let Some(&c) = self.col_by_ts.get(ts) {
+            return c;
+        }
+        let start = self.ts_bytes.len();
+        encode_timestamps(ts, &mut self.ts_bytes);
+        let bytes = &self.ts_bytes[start..];
+        let id = self.cols.len() as u32;
+        self.cols.push(Col {
+            n: ts.len() as u32,
+            first_t: ts[0],
+            last_t: ts[ts.len() - 1],
+            len: bytes.len() as u64,
+            crc: crc32fast::hash(bytes),
+        });
+        self.col_by_ts.insert(ts.to_vec(), id);
+        id
+    }
+
+    /// The complete file.
+    pub(crate) fn finish(self) -> Vec<u8> {
+        let mut idx = Vec::with_capacity(self.index.len() + 16 * self.cols.len() + 32);
+        idx.push(self.level);
+        let (min_t, max_t) = if self.n_samples == 0 {
+            (0, 0)
+        } else {
+            (self.min_t, self.max_t)
+        };
+        put_varint(&mut idx, min_t);
+        put_varint(&mut idx, max_t);
+        put_uvarint(&mut idx, self.n_samples);
+        put_uvarint(&mut idx, self.cols.len() as u64);
+        for c in &self.cols {
+            put_uvarint(&mut idx, u64::from(c.n));
+            put_varint(&mut idx, c.first_t);
+            put_uvarint(&mut idx, c.last_t.wrapping_sub(c.first_t) as u64);
+            put_uvarint(&mut idx, c.len);
+            idx.extend_from_slice(&c.crc.to_le_bytes());
+        }
+        put_uvarint(&mut idx, self.n_series);
+        idx.extend_from_slice(&self.index);
+
+        let mut out = Vec::with_capacity(
+            HEADER_LEN + self.ts_bytes.len() + self.val_bytes.len() + idx.len() + FOOTER_LEN,
+        );
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        let ts_off = out.len() as u64;
+        out.extend_from_slice(&self.ts_bytes);
+        let val_off = out.len() as u64;
+        out.extend_from_slice(&self.val_bytes);
+        let idx_off = out.len() as u64;
+        out.extend_from_slice(&idx);
+        let footer_start = out.len();
+        for v in [
+            ts_off,
+            self.ts_bytes.len() as u64,
+            val_off,
+            self.val_bytes.len() as u64,
+            idx_off,
+            idx.len() as u64,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&crc32fast::hash(&idx).to_le_bytes());
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        let fcrc = crc32fast::hash(&out[footer_start..]);
+        out.extend_from_slice(&fcrc.to_le_bytes());
+        out.extend_from_slice(END_MAGIC);
+        debug_assert_eq!(out.len() - footer_start, FOOTER_LEN);
+        out
+    }
+}

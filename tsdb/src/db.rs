@@ -1,0 +1,960 @@
+//! `Db`: the only module that knows the registry, the WAL, the head and the
+//! blocks, and the order in which they must be written so that a crash at
+//! any point loses nothing that was acknowledged.
+//!
+//! Write path: new series -> registry (fsync) -> WAL record (fsync) ->
+//! head. Cut: head windows -> block files (publish) -> fresh WAL segment
+//! holding what stays in the head (fsync) -> older segments removed.
+//! A crash between any two steps replays to the same data, because
+//! appending a sample that is already stored is a no-op.
+
+use std::collections::HashMap;
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::block::{self, Block, BlockBuilder};
+use crate::error::{Error, Result};
+use crate::fs::DirLock;
+use crate::head::{Head, Insert};
+use crate::labels::Labels;
+use crate::matcher::Matcher;
+use crate::options::Options;
+use crate::registry::{Damage, Metadata, Registry, SeriesId};
+use crate::wal;
+
+/// One sample: a timestamp in ms since the Unix epoch and a value.
+///
+/// Equality compares the value's bits, so NaN equals the same NaN and
+/// `0.0 != -0.0`: the database stores bits, and so do its tests.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Milliseconds since the Unix epoch.
+    pub t: i64,
+    /// The value; every bit pattern is stored exactly.
+    pub v: f64,
+}
+
+impl Sample {
+    /// A sample at `t` ms with value `v`.
+    pub fn new(t: i64, v: f64) -> Sample {
+        Sample { t, v }
+    }
+}
+
+impl PartialEq for Sample {
+    fn eq(&self, o: &Sample) -> bool {
+        self.t == o.t && self.v.to_bits() == o.v.to_bits()
+    }
+}
+
+/// A handle to a registered series, cheaper to append with than labels.
+/// Valid only for the `Db` that issued it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesRef(SeriesId);
+
+/// A sample rejected because a different value is stored at its timestamp.
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    /// The series.
+    pub labels: Labels,
+    /// The timestamp.
+    pub t: i64,
+    /// The value already stored (kept).
+    pub stored: f64,
+    /// The value offered (rejected).
+    pub rejected: f64,
+}
+
+/// What an append did with each sample.
+#[derive(Debug, Clone, Default)]
+pub struct AppendReport {
+    /// Samples stored.
+    pub appended: usize,
+    /// Samples identical to one already stored (no-ops).
+    pub duplicates: usize,
+    /// Samples rejected: same timestamp, different value.
+    pub conflicts: usize,
+    /// The first few conflicts, for the message to the user.
+    pub conflict_examples: Vec<Conflict>,
+}
+
+/// What was found and repaired when the database was opened.
+#[derive(Debug, Clone, Default)]
+pub struct OpenReport {
+    /// Blocks opened.
+    pub blocks: usize,
+    /// WAL records replayed.
+    pub wal_records: usize,
+    /// Samples replayed into the head.
+    pub wal_samples: usize,
+    /// Damage found: torn tails cut, corrupt regions skipped, blocks that
+    /// failed to open (left in place, not read).
+    pub damage: Vec<Damage>,
+}
+
+/// One series and its samples in the selected range, in time order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// The series' labels.
+    pub labels: Labels,
+    /// Samples in ascending time order.
+    pub samples: Vec<Sample>,
+}
+
+/// Counts describing the database.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Series registered.
+    pub series: usize,
+    /// Block files.
+    pub blocks: usize,
+    /// Samples in blocks.
+    pub block_samples: u64,
+    /// Bytes of block files.
+    pub block_bytes: u64,
+    /// Samples in the head (in the WAL, not yet in a block).
+    pub head_samples: usize,
+    /// Oldest and newest timestamp stored, if any.
+    pub time_range: Option<(i64, i64)>,
+}
+
+struct Inner {
+    registry: Registry,
+    head: Head,
+    blocks: Vec<Arc<Block>>,
+    /// Per series, the newest timestamp held in any block.
+    blocks_max_t: Vec<i64>,
+    wal: Option<wal::WalWriter>,
+    next_seq: u64,
+    poisoned: Option<String>,
+    report: OpenReport,
+    /// Last block chunk decoded by the duplicate check (backfill reads
+    /// the same chunk for many consecutive samples).
+    dup_cache: Option<(u64, usize, Vec<i64>, Vec<f64>)>,
+    wal_buf: Vec<u8>,
+}
+
+/// An embedded time-series database in one directory.
+///
+/// See the crate documentation for an example. A `Db` is `Send + Sync`:
+/// appends are serialised internally, and selects run beside them.
+pub struct Db {
+    dir: PathBuf,
+    opts: Options,
+    read_only: bool,
+    inner: RwLock<Inner>,
+    _lock: Option<DirLock>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dir", &self.dir)
+            .field("read_only", &self.read_only)
+            .finish()
+    }
+}
+
+fn damage_of(e: &Error) -> Damage {
+    match e {
+        Error::Corrupt { file, offset, what } => Damage {
+            file: file.clone(),
+            offset: *offset,
+            len: 0,
+            what: what.clone(),
+        },
+        other => Damage {
+            file: PathBuf::new(),
+            offset: 0,
+            len: 0,
+            what: other.to_string(),
+        },
+    }
+}
+
+fn window_start(t: i64, span: i64) -> i64 {
+    t.div_euclid(span).saturating_mul(span)
+}
+
+impl Db {
+    /// Opens (creating if needed) the database in `dir` for writing.
+    ///
+    /// Takes the writer lock: a second writer fails at once with
+    /// [`Error::Locked`] naming the holder's pid. Replays the WAL, cutting a
+    /// torn tail; what was repaired is in [`Db::open_report`].
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        crate::fs::create_dir(&dir)?;
+        let lock = DirLock::acquire(&dir)?;
+        let blocks_dir = dir.join("blocks");
+        crate::fs::create_dir(&blocks_dir)?;
+        crate::fs::remove_tmp_files(&blocks_dir)?;
+        let registry = Registry::open(&dir.join("series"), true)?;
+        let mut inner = Inner::new(registry);
+        inner.report.damage.extend(inner.registry.damage.iter().cloned());
+        inner.load_blocks(&blocks_dir)?;
+        inner.reserve_block_ids();
+        let wal_dir = dir.join("wal");
+        let rep = wal::replay(&wal_dir, wal::ReplayMode::Repair, |at, rec| {
+            inner.replay_record(at, rec);
+            Ok(())
+        })?;
+        inner.add_wal_report(&rep);
+        inner.wal = Some(wal::WalWriter::open_writer(&wal_dir, opts.wal_segment_bytes)?);
+        let db = Db {
+            dir,
+            opts,
+            read_only: false,
+            inner: RwLock::new(inner),
+            _lock: Some(lock),
+        };
+        {
+            let mut inner = db.write()?;
+            db.maybe_cut(&mut inner)?;
+        }
+        Ok(db)
+    }
+
+    /// Opens the database in `dir` for reading only, beside a running
+    /// writer: takes no lock and changes no file. Sees every published
+    /// block and every acknowledged append up to the moment of opening.
+    pub fn open_read_only(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        opts.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        if !dir.join("series").exists() {
+            return Err(Error::io(
+                "open database",
+                &dir,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no database here"),
+            ));
+        }
+        // Order matters against a concurrent writer: the WAL first, then
+        // blocks (a segment deleted meanwhile is in a block published
+        // before the deletion), then the registry last so that it names
+        // every series either of them uses. Samples seen twice (in the WAL
+        // and a fresh block) are merged away at read time.
+        let mut head = Head::default();
+        let mut records = 0usize;
+        let mut samples = 0usize;
+        let mut bad_records = Vec::new();
+        let wal_dir = dir.join("wal");
+        let rep = if wal_dir.exists() {
+            Some(wal::replay(&wal_dir, wal::ReplayMode::ReadOnly, |at, rec| {
+                match wal::decode_record_at(at.file, at.offset, rec) {
+                    Ok(wal::Record::Samples(s)) => {
+                        records += 1;
+                        for r in s {
+                            samples += 1;
+                            head.insert(r.series, r.t, r.v);
+                        }
+                    }
+                    Err(e) => bad_records.push(e),
+                }
+                Ok(())
+            })?)
+        } else {
+            None
+        };
+        let registry = Registry::open(&dir.join("series"), false)?;
+        let mut inner = Inner::new(registry);
+        inner.head = head;
+        inner.report.damage.extend(inner.registry.damage.iter().cloned());
+        inner.load_blocks(&dir.join("blocks"))?;
+        if let Some(rep) = rep {
+            inner.add_wal_report(&rep);
+        }
+        for e in bad_records {
+            inner.report.damage.push(damage_of(&e));
+        }
+        inner.report.wal_records = records;
+        inner.report.wal_samples = samples;
+        Ok(Db {
+            dir,
+            opts,
+            read_only: true,
+            inner: RwLock::new(inner),
+            _lock: None,
+        })
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave Inner half-updated in
+        // a way reads care about; keep serving.
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> Result<RwLockWriteGuard<'_, Inner>> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
+        let g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(cause) = &g.poisoned {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        Ok(g)
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What opening found and repaired.
+    pub fn open_report(&self) -> OpenReport {
+        self.read().report.clone()
+    }
+
+    /// Registers `labels` (if new) and returns a handle for fast appends.
+    /// The registration becomes durable with the next append.
+    pub fn series_ref(&self, labels: &Labels) -> Result<SeriesRef> {
+        let mut inner = self.write()?;
+        inner.registry.get_or_create(labels).map(SeriesRef)
+    }
+
+    /// The labels of a handle.
+    pub fn labels_of(&self, r: SeriesRef) -> Option<Labels> {
+        self.read().registry.labels(r.0).cloned()
+    }
+
+    /// Appends a batch and returns once it is durable (one fsync per batch).
+    ///
+    /// Samples may come in any order and for any time, old or new. A
+    /// sample identical to one stored is a no-op; one with the timestamp of
+    /// a stored sample but another value is rejected alone, counted in the
+    /// report, and the rest of the batch is stored.
+    pub fn append(&self, batch: &[(SeriesRef, Sample)]) -> Result<AppendReport> {
+        let mut inner = self.write()?;
+        self.maybe_cut(&mut inner)?;
+        let mut rep = AppendReport::default();
+        let mut accepted = Vec::with_capacity(batch.len());
+        let n_series = inner.registry.len();
+        for &(SeriesRef(id), s) in batch {
+            if id as usize >= n_series {
+                return Err(Error::InvalidArgument(format!(
+                    "series ref {id} was not issued by this database"
+                )));
+            }
+            match inner.insert(id, s.t, s.v) {
+                Insert::Added => {
+                    rep.appended += 1;
+                    accepted.push(wal::RefSample {
+                        series: id,
+                        t: s.t,
+                        v: s.v,
+                    });
+                }
+                Insert::Duplicate => rep.duplicates += 1,
+                Insert::Conflict(stored) => {
+                    rep.conflicts += 1;
+                    if rep.conflict_examples.len() < 16 {
+                        let labels = inner.registry.labels(id).cloned().unwrap_or_default();
+                        rep.conflict_examples.push(Conflict {
+                            labels,
+                            t: s.t,
+                            stored,
+                            rejected: s.v,
+                        });
+                    }
+                }
+            }
+        }
+        if let Err(e) = inner.log(&accepted) {
+            // The head now holds samples that may not be durable; refuse
+            // further writes rather than acknowledge on a broken log.
+            inner.poisoned = Some(e.to_string());
+            return Err(e);
+        }
+        Ok(rep)
+    }
+
+    /// Appends samples named by labels, registering new series.
+    pub fn append_labeled(&self, batch: &[(Labels, Sample)]) -> Result<AppendReport> {
+        let refs = {
+            let mut inner = self.write()?;
+            let mut cache: HashMap<&Labels, SeriesId> = HashMap::new();
+            let mut refs = Vec::with_capacity(batch.len());
+            for (l, s) in batch {
+                let id = match cache.get(l) {
+                    Some(&id) => id,
+                    None => {
+                        let id = inner.registry.get_or_create(l)?;
+                        cache.insert(l, id);
+                        id
+                    }
+                };
+                refs.push((SeriesRef(id), *s));
+            }
+            refs
+        };
+        self.append(&refs)
+    }
+
+    /// Records type, unit and help of a metric name; durable on return.
+    pub fn set_metadata(&self, metric: &str, md: Metadata) -> Result<()> {
+        crate::labels::check_metric_name(metric)?;
+        let mut inner = self.write()?;
+        inner.registry.set_metadata(metric, &md)?;
+        inner.registry.commit()
+    }
+
+    /// Metadata of a metric name, if any was recorded.
+    pub fn metadata(&self, metric: &str) -> Option<Metadata> {
+        self.read().registry.metadata(metric).cloned()
+    }
+
+    /// All recorded metadata, by metric name.
+    pub fn all_metadata(&self) -> Vec<(String, Metadata)> {
+        self.read()
+            .registry
+            .all_metadata()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Writes everything in the head to blocks now and empties the WAL.
+    pub fn flush(&self) -> Result<()> {
+        let mut inner = self.write()?;
+        match inner.head.max_t() {
+            Some(max_t) => self.cut(&mut inner, max_t.saturating_add(1)),
+            None => Ok(()),
+        }
+    }
+
+    /// Cuts head windows whose span (plus the out-of-order grace) is over,
+    /// or everything when the head has reached its size bound.
+    fn maybe_cut(&self, inner: &mut Inner) -> Result<()> {
+        let (Some(min_t), Some(max_t)) = (inner.head.min_t(), inner.head.max_t()) else {
+            return Ok(());
+        };
+        let span = self.opts.block_span_ms;
+        let before = if inner.head.n_samples() >= self.opts.max_head_samples {
+            max_t.saturating_add(1)
+        } else {
+            window_start(max_t.saturating_sub(self.opts.out_of_order_grace_ms), span)
+        };
+        if min_t < before {
+            self.cut(inner, before)?;
+        }
+        Ok(())
+    }
+
+    fn cut(&self, inner: &mut Inner, before: i64) -> Result<()> {
+        let taken = inner.head.take_before(before);
+        if taken.is_empty() {
+            return Ok(());
+        }
+        match self.write_blocks(inner, &taken) {
+            Ok(()) => {}
+            Err(e) => {
+                // Nothing is lost (the WAL still has it all); put the
+                // samples back so reads keep seeing them.
+                for (id, s) in &taken {
+                    for (&t, &v) in s.ts.iter().zip(&s.vs) {
+                        inner.head.insert(*id, t, v);
+                    }
+                }
+                return Err(e);
+            }
+        }
+        // Blocks are published: start a new segment holding what stays in
+        // the head, and only then drop the segments the blocks replaced.
+        let res = (|| -> Result<()> {
+            let mut rest = Vec::with_capacity(inner.head.n_samples());
+            for (id, s) in inner.head.iter() {
+                for (&t, &v) in s.ts.iter().zip(&s.vs) {
+                    rest.push(wal::RefSample { series: id, t, v });
+                }
+            }
+            let w = inner.wal.as_mut().ok_or(Error::ReadOnly)?;
+            let seg = w.rotate()?;
+            inner.log(&rest)?;
+            let w = inner.wal.as_mut().ok_or(Error::ReadOnly)?;
+            w.remove_segments_before(seg)?;
+            Ok(())
+        })();
+        if let Err(e) = &res {
+            inner.poisoned = Some(e.to_string());
+        }
+        res
+    }
+
+    fn write_blocks(&self, inner: &mut Inner, taken: &[(SeriesId, crate::head::HeadSeries)]) -> Result<()> {
+        let span = self.opts.block_span_ms;
+        let mut windows: Vec<i64> = taken
+            .iter()
+            .flat_map(|(_, s)| {
+                let first = s.ts.first().copied();
+                let last = s.ts.last().copied();
+                first.into_iter().chain(last).map(|t| window_start(t, span))
+            })
+            .collect();
+        // Windows strictly between first and last of some series too.
+        let (lo, hi) = match (windows.iter().min(), windows.iter().max()) {
+            (Some(&lo), Some(&hi)) => (lo, hi),
+            _ => return Ok(()),
+        };
+        windows.clear();
+        let mut w = lo;
+        while w <= hi {
+            windows.push(w);
+            w = match w.checked_add(span) {
+                Some(n) => n,
+                None => break,
+            };
+        }
+        let blocks_dir = self.dir.join("blocks");
+        for w in windows {
+            let end = w.saturating_add(span);
+            let mut b = BlockBuilder::new(0, self.opts.max_chunk_samples);
+            for (id, s) in taken {
+                let a = s.ts.partition_point(|&t| t < w);
+                let z = s.ts.partition_point(|&t| t < end);
+                if a < z {
+                    b.add_series(*id, &s.ts[a..z], &s.vs[a..z]);
+                }
+            }
+            if b.is_empty() {
+                continue;
+            }
+            let seq = inner.next_seq;
+            let path = blocks_dir.join(block::file_name(seq));
+            crate::fs::publish(&path, &b.finish())?;
+            inner.next_seq += 1;
+            let blk = Arc::new(Block::open(&path, seq)?);
+            inner.add_block(blk);
+        }
+        Ok(())
+    }
+
+    /// Streams the series matching every matcher, with their samples whose
+    /// timestamps fall in `range`, in ascending order of series id.
+    pub fn select(&self, matchers: &[Matcher], range: impl RangeBounds<i64>) -> Result<SeriesIter> {
+        let lo = match range.start_bound() {
+            Bound::Included(&t) => t,
+            Bound::Excluded(&t) => t.saturating_add(1),
+            Bound::Unbounded => i64::MIN,
+        };
+        let hi = match range.end_bound() {
+            Bound::Included(&t) => t,
+            Bound::Excluded(&t) => t.saturating_sub(1),
+            Bound::Unbounded => i64::MAX,
+        };
+        let inner = self.read();
+        let blocks: Vec<Arc<Block>> = inner
+            .blocks
+            .iter()
+            .filter(|b| b.n_samples > 0 && b.min_t <= hi && b.max_t >= lo)
+            .cloned()
+            .collect();
+        let mut items = Vec::new();
+        if lo <= hi {
+            for id in inner.registry.select(matchers) {
+                let Some(labels) = inner.registry.labels(id).cloned() else {
+                    continue;
+                };
+                let head = inner
+                    .head
+                    .series(id)
+                    .map(|s| {
+                        let a = s.ts.partition_point(|&t| t < lo);
+                        let z = s.ts.partition_point(|&t| t <= hi);
+                        s.ts[a..z]
+                            .iter()
+                            .zip(&s.vs[a..z])
+                            .map(|(&t, &v)| Sample { t, v })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                items.push((id, labels, head));
+            }
+        }
+        items.reverse();
+        Ok(SeriesIter {
+            items,
+            blocks,
+            lo,
+            hi,
+            col_cache: HashMap::new(),
+        })
+    }
+
+    /// Every label name in use, sorted (includes `__name__`).
+    pub fn label_names(&self) -> Vec<String> {
+        self.read().registry.label_names().map(str::to_string).collect()
+    }
+
+    /// Every value of label `name`, sorted.
+    pub fn label_values(&self, name: &str) -> Vec<String> {
+        self.read()
+            .registry
+            .label_values(name)
+            .map(|(v, _)| v.to_string())
+            .collect()
+    }
+
+    /// Counts describing the database.
+    pub fn stats(&self) -> Stats {
+        let inner = self.read();
+        let mut st = Stats {
+            series: inner.registry.len(),
+            blocks: inner.blocks.len(),
+            head_samples: inner.head.n_samples(),
+            ..Stats::default()
+        };
+        let mut range: Option<(i64, i64)> = None;
+        let mut widen = |a: i64, b: i64| {
+            range = Some(match range {
+                None => (a, b),
+                Some((x, y)) => (x.min(a), y.max(b)),
+            })
+        };
+        for b in &inner.blocks {
+            st.block_samples += b.n_samples;
+            st.block_bytes += b.file_size();
+            if b.n_samples > 0 {
+                widen(b.min_t, b.max_t);
+            }
+        }
+        if let (Some(a), Some(b)) = (inner.head.min_t(), inner.head.max_t()) {
+            widen(a, b);
+        }
+        st.time_range = range;
+        st
+    }
+
+    #[doc(hidden)]
+    pub fn decode_all_blocks(&self) -> Result<(u64, f64)> {
+        let blocks: Vec<Arc<Block>> = self.read().blocks.clone();
+        let mut n = 0u64;
+        let mut sum = 0.0;
+        let mut cols: Vec<Vec<i64>> = Vec::new();
+        let mut vs = Vec::new();
+        for b in &blocks {
+            cols.clear();
+            for c in 0..b.n_cols() {
+                let mut ts = Vec::new();
+                b.decode_column(c as u32, &mut ts)?;
+                cols.push(ts);
+            }
+            for id in b.series_ids() {
+                for ch in b.chunks_of(id) {
+                    vs.clear();
+                    b.decode_chunk_values(ch, &mut vs)?;
+                    let ts = cols.get(ch.col as usize).map_or(&[][..], |c| &c[..]);
+                    n += ts.len().min(vs.len()) as u64;
+                    sum += vs.iter().sum::<f64>();
+                }
+            }
+        }
+        Ok((n, sum))
+    }
+
+    /// Decodes every block column and chunk, verifying every checksum;
+    /// returns each problem found with its file and offset.
+    pub fn verify(&self) -> Vec<Error> {
+        let inner = self.read();
+        inner.blocks.iter().flat_map(|b| b.verify()).collect()
+    }
+}
+
+impl Inner {
+    fn new(registry: Registry) -> Inner {
+        Inner {
+            registry,
+            head: Head::default(),
+            blocks: Vec::new(),
+            blocks_max_t: Vec::new(),
+            wal: None,
+            next_seq: 1,
+            poisoned: None,
+            report: OpenReport::default(),
+            dup_cache: None,
+            wal_buf: Vec::new(),
+        }
+    }
+
+    fn load_blocks(&mut self, dir: &Path) -> Result<()> {
+        let rd = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("read directory", dir, e)),
+        };
+        let mut found = Vec::new();
+        for ent in rd {
+            let ent = ent.map_err(|e| Error::io("read directory", dir, e))?;
+            let name = ent.file_name();
+            if let Some(seq) = name.to_str().and_then(block::parse_file_name) {
+                found.push((seq, ent.path()));
+            }
+        }
+        found.sort();
+        for (seq, path) in found {
+            self.next_seq = self.next_seq.max(seq + 1);
+            match Block::open(&path, seq) {
+                Ok(b) => self.add_block(Arc::new(b)),
+                // Removed by a concurrent compaction between listing and
+                // opening: its data is in the block that replaced it.
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e @ (Error::Corrupt { .. } | Error::UnsupportedVersion { .. })) => {
+                    self.report.damage.push(Damage {
+                        file: path.clone(),
+                        offset: match &e {
+                            Error::Corrupt { offset, .. } => *offset,
+                            _ => 0,
+                        },
+                        len: 0,
+                        what: format!("block not read: {e}"),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.report.blocks = self.blocks.len();
+        Ok(())
+    }
+
+    fn reserve_block_ids(&mut self) {
+        let ids: Vec<SeriesId> = self.blocks.iter().flat_map(|b| b.series_ids()).collect();
+        for id in ids {
+            self.registry.reserve(id);
+        }
+    }
+
+    fn add_block(&mut self, b: Arc<Block>) {
+        for id in b.series_ids() {
+            let i = id as usize;
+            if self.blocks_max_t.len() <= i {
+                self.blocks_max_t.resize(i + 1, i64::MIN);
+            }
+            if let Some(last) = b.chunks_of(id).last() {
+                self.blocks_max_t[i] = self.blocks_max_t[i].max(last.summary.last_t);
+            }
+        }
+        self.blocks.push(b);
+    }
+
+    fn add_wal_report(&mut self, rep: &wal::ReplayReport) {
+        if let Some(t) = &rep.tail {
+            self.report.damage.push(Damage {
+                file: t.file.clone(),
+                offset: t.offset,
+                len: t.len,
+                what: format!("WAL tail: {}{}", t.what, if t.repaired { " (cut)" } else { "" }),
+            });
+        }
+        for r in &rep.skipped {
+            self.report.damage.push(Damage {
+                file: r.file.clone(),
+                offset: r.offset,
+                len: r.len,
+                what: format!("WAL region skipped: {}", r.what),
+            });
+        }
+    }
+
+    /// Replays one WAL record into the head. A record that passed its
+    /// checksum but does not decode is reported and skipped: the records
+    /// around it were acknowledged and must not be lost with it.
+    fn replay_record(&mut self, at: wal::FrameAt<'_>, rec: &[u8]) {
+        let samples = match wal::decode_record_at(at.file, at.offset, rec) {
+            Ok(wal::Record::Samples(s)) => s,
+            Err(e) => {
+                self.report.damage.push(damage_of(&e));
+                return;
+            }
+        };
+        self.report.wal_records += 1;
+        for r in samples {
+            if self.registry.labels(r.series).is_none() {
+                self.registry.reserve(r.series);
+                self.report.damage.push(Damage {
+                    file: PathBuf::from("series"),
+                    offset: 0,
+                    len: 0,
+                    what: format!("WAL sample for series id {} whose record is lost", r.series),
+                });
+                continue;
+            }
+            self.report.wal_samples += 1;
+            self.insert(r.series, r.t, r.v);
+        }
+    }
+
+    /// Inserts into the head unless the sample (or a conflicting one) is
+    /// already stored in the head or a block.
+    fn insert(&mut self, id: SeriesId, t: i64, v: f64) -> Insert {
+        let block_max = self.blocks_max_t.get(id as usize).copied().unwrap_or(i64::MIN);
+        if t > block_max {
+            return self.head.insert(id, t, v);
+        }
+        if let Some(old) = self.head.get(id, t) {
+            return if old.to_bits() == v.to_bits() {
+                Insert::Duplicate
+            } else {
+                Insert::Conflict(old)
+            };
+        }
+        match self.block_value_at(id, t) {
+            Some(old) if old.to_bits() == v.to_bits() => Insert::Duplicate,
+            Some(old) => Insert::Conflict(old),
+            None => self.head.insert(id, t, v),
+        }
+    }
+
+    /// The value stored in a block for series `id` at `t`, if any. A chunk
+    /// that fails to decode is treated as holding nothing: the damage is
+    /// reported by `verify`, and appends must not fail because of it.
+    fn block_value_at(&mut self, id: SeriesId, t: i64) -> Option<f64> {
+        for b in self.blocks.iter().rev() {
+            if t < b.min_t || t > b.max_t {
+                continue;
+            }
+            let chunks = b.chunks_of(id);
+            let Some(ci) = chunks
+                .iter()
+                .position(|c| c.summary.first_t <= t && t <= c.summary.last_t)
+            else {
+                continue;
+            };
+            let hit = matches!(&self.dup_cache, Some((s, c, _, _)) if *s == b.seq && *c == ci);
+            if !hit {
+                let mut ts = Vec::new();
+                let mut vs = Vec::new();
+                if b.decode_chunk(&chunks[ci], &mut ts, &mut vs).is_err() {
+                    continue;
+                }
+                self.dup_cache = Some((b.seq, ci, ts, vs));
+            }
+            if let Some((_, _, ts, vs)) = &self.dup_cache {
+                if let Ok(i) = ts.binary_search(&t) {
+                    return vs.get(i).copied();
+                }
+            }
+        }
+        None
+    }
+
+    /// Makes new series and `samples` durable: registry first, then WAL.
+    fn log(&mut self, samples: &[wal::RefSample]) -> Result<()> {
+        self.registry.commit()?;
+        if samples.is_empty() {
+            return Ok(());
+        }
+        let w = self.wal.as_mut().ok_or(Error::ReadOnly)?;
+        // Bound record size so a huge import never builds a giant frame.
+        for part in samples.chunks(1 << 16) {
+            self.wal_buf.clear();
+            wal::encode_samples(part, &mut self.wal_buf);
+            w.write(&self.wal_buf)?;
+        }
+        w.commit()
+    }
+}
+
+/// Streams [`Series`] from [`Db::select`], decoding lazily per series.
+pub struct SeriesIter {
+    /// Remaining (id, labels, head samples in range), reversed for pop().
+    items: Vec<(SeriesId, Labels, Vec<Sample>)>,
+    blocks: Vec<Arc<Block>>,
+    lo: i64,
+    hi: i64,
+    col_cache: HashMap<(u64, u32), Arc<Vec<i64>>>,
+}
+
+impl SeriesIter {
+    fn column(&mut self, b: &Block, col: u32) -> Result<Arc<Vec<i64>>> {
+        if let Some(c) = self.col_cache.get(&(b.seq, col)) {
+            return Ok(c.clone());
+        }
+        if self.col_cache.len() > 1024 {
+            self.col_cache.clear();
+        }
+        let mut ts = Vec::new();
+        b.decode_column(col, &mut ts)?;
+        let ts = Arc::new(ts);
+        self.col_cache.insert((b.seq, col), ts.clone());
+        Ok(ts)
+    }
+
+    fn series_samples(&mut self, id: SeriesId, head: Vec<Sample>) -> Result<Vec<Sample>> {
+        let (lo, hi) = (self.lo, self.hi);
+        let mut runs: Vec<Vec<Sample>> = Vec::new();
+        let blocks = self.blocks.clone();
+        let mut vs = Vec::new();
+        for b in blocks.iter() {
+            for ch in b.chunks_of(id) {
+                if ch.summary.last_t < lo || ch.summary.first_t > hi {
+                    continue;
+                }
+                let ts = self.column(b, ch.col)?;
+                vs.clear();
+                b.decode_chunk_values(ch, &mut vs)?;
+                let a = ts.partition_point(|&t| t < lo);
+                let z = ts.partition_point(|&t| t <= hi);
+                let run: Vec<Sample> = ts[a..z]
+                    .iter()
+                    .zip(vs.get(a..z).unwrap_or(&[]))
+                    .map(|(&t, &v)| Sample { t, v })
+                    .collect();
+                if !run.is_empty() {
+                    runs.push(run);
+                }
+            }
+        }
+        if !head.is_empty() {
+            runs.push(head);
+        }
+        Ok(merge_runs(runs))
+    }
+}
+
+/// Merges time-ordered runs into one, keeping the last-given run's sample
+/// where timestamps repeat (the head, then newer blocks, win).
+fn merge_runs(mut runs: Vec<Vec<Sample>>) -> Vec<Sample> {
+    if runs.len() <= 1 {
+        return runs.pop().unwrap_or_default();
+    }
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by_key(|&i| runs[i].first().map(|s| s.t));
+    let disjoint = order.windows(2).all(|w| {
+        let a = runs[w[0]].last().map(|s| s.t);
+        let b = runs[w[1]].first().map(|s| s.t);
+        a < b
+    });
+    if disjoint {
+        let mut out = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+        for i in order {
+            out.append(&mut runs[i]);
+        }
+        return out;
+    }
+    let mut all: Vec<(i64, usize, f64)> = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| r.iter().map(move |s| (s.t, i, s.v)))
+        .collect();
+    // Later run first among equal timestamps, then keep the first of each t.
+    all.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    all.dedup_by_key(|x| x.0);
+    all.into_iter().map(|(t, _, v)| Sample { t, v }).collect()
+}
+
+impl Iterator for SeriesIter {
+    type Item = Result<Series>;
+
+    fn next(&mut self) -> Option<Result<Series>> {
+        loop {
+            let (id, labels, head) = self.items.pop()?;
+            match self.series_samples(id, head) {
+                Ok(samples) if samples.is_empty() => continue,
+                Ok(samples) => return Some(Ok(Series { labels, samples })),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Tuning knobs of a database, with defaults sized for mining rigs.
+
+/// Options for [`crate::Db::open`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// Time span of a level-0 block, in ms; blocks are aligned to multiples
+    /// of it. Default one day: a rig has few series, so a day of them is a
+    /// small head, and day-long chunks amortise chunk overhead (at one
+    /// sample a minute a series gets 1440 samples per chunk).
+    pub block_span_ms: i64,
+    /// How long after a block's span has ended samples for it are still
+    /// awaited in the head before it is cut, in ms. Samples arriving later
+    /// still are accepted, and land in a block of their own.
+    pub out_of_order_grace_ms: i64,
+    /// Most samples per chunk (at most 65 536).
+    pub max_chunk_samples: usize,
+    /// Size at which a WAL segment is closed and a new one begun, in bytes.
+    pub wal_segment_bytes: u64,
+    /// Bound on samples held in the head; reaching it cuts the head into
+    /// blocks early, keeping memory bounded whatever the ingest rate.
+    pub max_head_samples: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            block_span_ms: 24 * 3600 * 1000,
+            out_of_order_grace_ms: 3600 * 1000,
+            max_chunk_samples: 4096,
+            wal_segment_bytes: 64 << 20,
+            max_head_samples: 8_000_000,
+        }
+    }
+}
+
+impl Options {
+    pub(crate) fn validate(&self) -> crate::Result<()> {
+        let bad = |m: &str| Err(crate::Error::InvalidArgument(m.to_string()));
+        if self.block_span_ms <= 0 {
+            return bad("block_span_ms must be positive");
+        }
+        if self.out_of_order_grace_ms < 0 {
+            return bad("out_of_order_grace_ms must not be negative");
+        }
+        if self.max_chunk_samples == 0 || self.max_chunk_samples > crate::codec::MAX_CHUNK_SAMPLES
+        {
+            return bad("max_chunk_samples must be in 1..=65536");
+        }
+        if self.wal_segment_bytes < 4096 {
+            return bad("wal_segment_bytes must be at least 4096");
+        }
+        if self.max_head_samples == 0 {
+            return bad("max_head_samples must be positive");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+//! Crash test: a child process appends batches and prints each one the
+//! database acknowledged; the parent SIGKILLs it at a random moment,
+//! reopens, and checks that every acknowledged sample is there, exactly,
+//! and that nothing else but whole unacknowledged batches appeared.
+//!
+//! The child is this same test binary, run with `MINETSDB_CRASH_CHILD` set
+//! (see `crash_child`), so the test needs no other executable.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use minetsdb::{Db, Labels, Matcher, Options, Sample};
+
+const SERIES: usize = 20;
+const ROUNDS: u64 = 200;
+
+fn opts() -> Options {
+    let mut o = Options::default();
+    // A block every 40 batches, so kills also land inside cuts: block
+    // publish, WAL rotation and segment removal.
+    o.block_span_ms = 40 * 60_000;
+    o.out_of_order_grace_ms = 60_000;
+    o.max_chunk_samples = 16;
+    o.wal_segment_bytes = 8192;
+    o
+}
+
+fn value(batch: u64, s: usize) -> f64 {
+    // Mixes decimal-friendly and arbitrary floats.
+    if s % 2 == 0 {
+        (batch as f64) * 0.25 + s as f64
+    } else {
+        f64::from_bits((batch.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ s as u64) >> 2)
+    }
+}
+
+fn labels(s: usize) -> Labels {
+    Labels::new("crash_metric", &[("s", &s.to_string())]).unwrap()
+}
+
+/// The child: appends batch after batch from `MINETSDB_CRASH_START` and
+/// prints "ack N" after each returns. Does nothing in a normal test run.
+#[test]
+fn crash_child() {
+    let Ok(dir) = std::env::var("MINETSDB_CRASH_CHILD") else {
+        return;
+    };
+    let start: u64 = std::env::var("MINETSDB_CRASH_START").unwrap().parse().unwrap();
+    let db = Db::open(&dir, opts()).unwrap();
+    let refs: Vec<_> = (0..SERIES).map(|s| db.series_ref(&labels(s)).unwrap()).collect();
+    for b in start.. {
+        let t = b as i64 * 60_000;
+        let batch: Vec<_> = refs
+            .iter()
+            .enumerate()
+            .map(|(s, &r)| (r, Sample::new(t, value(b, s))))
+            .collect();
+        db.append(&batch).unwrap();
+        println!("ack {b}");
+    }
+}
+
+#[test]
+fn kill_at_random_moments_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut acked = BTreeSet::new();
+    let mut seed: u64 = 0x5eed;
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        let start = round * 10_000;
+        let mut child = Command::new(&exe)
+            .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env("MINETSDB_CRASH_CHILD", dir.path())
+            .env("MINETSDB_CRASH_START", start.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if let Some(n) = line.strip_prefix("ack ") {
+                    got.push(n.parse::<u64>().unwrap());
+                }
+            }
+            got
+        });
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_millis(5 + (seed >> 33) % 60));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        acked.extend(reader.join().unwrap());
+
+        // Reopen (repairing) and check everything acknowledged so far.
+        let db = Db::open(dir.path(), opts()).unwrap();
+        let mut seen_batches = BTreeSet::new();
+        for s in 0..SERIES {
+            let got: Vec<Sample> = db
+                .select(&[Matcher::equal("s", &s.to_string())], ..)
+                .unwrap()
+                .flat_map(|r| r.unwrap().samples)
+                .collect();
+            for smp in &got {
+                let b = (smp.t / 60_000) as u64;
+                assert_eq!(smp.v.to_bits(), value(b, s).to_bits(), "round {round} series {s} batch {b}");
+                if s == 0 {
+                    seen_batches.insert(b);
+                }
+            }
+            let have: BTreeSet<u64> = got.iter().map(|x| (x.t / 60_000) as u64).collect();
+            let missing: Vec<_> = acked.difference(&have).take(5).collect();
+            assert!(missing.is_empty(), "round {round} series {s}: acknowledged batches lost: {missing:?}");
+        }
+        drop(db);
+    }
+    eprintln!(
+        "{ROUNDS} kill rounds, {} batches acknowledged, {:?}",
+        acked.len(),
+        started.elapsed()
+    );
+    assert!(acked.len() as u64 > ROUNDS, "child barely ran; test is not testing");
+}

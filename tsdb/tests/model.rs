@@ -1,0 +1,117 @@
+//! The whole store against a BTreeMap model: random batches (in and out of
+//! order, duplicates, conflicting values, NaN), random flushes and reopens;
+//! every select must give exactly what the model holds.
+
+use std::collections::BTreeMap;
+
+use minetsdb::{Db, Labels, Matcher, Options, Sample};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append(Vec<(usize, i64, u64)>),
+    Flush,
+    Reopen,
+    ReopenReadOnly,
+}
+
+fn value_bits() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        4 => (0u32..6).prop_map(|i| f64::from(i).to_bits()),
+        1 => Just(f64::NAN.to_bits()),
+        1 => Just(0x7ff8_0000_dead_beef),
+        1 => Just((-0.0f64).to_bits()),
+        1 => any::<u64>(),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => proptest::collection::vec((0usize..5, 0i64..200_000, value_bits()), 0..40).prop_map(Op::Append),
+        1 => Just(Op::Flush),
+        1 => Just(Op::Reopen),
+        1 => Just(Op::ReopenReadOnly),
+    ]
+}
+
+fn opts() -> Options {
+    let mut o = Options::default();
+    // Small spans and chunks so that cuts, multi-chunk series and
+    // out-of-order blocks all happen within a few operations.
+    o.block_span_ms = 20_000;
+    o.out_of_order_grace_ms = 5_000;
+    o.max_chunk_samples = 7;
+    o.max_head_samples = 150;
+    o.wal_segment_bytes = 4096;
+    o
+}
+
+fn labels(i: usize) -> Labels {
+    Labels::new("m", &[("s", &i.to_string())]).unwrap()
+}
+
+type Model = BTreeMap<(usize, i64), u64>;
+
+fn check(db: &Db, model: &Model, lo: i64, hi: i64) -> Result<(), TestCaseError> {
+    for s in 0..5 {
+        let want: Vec<Sample> = model
+            .range((s, lo)..=(s, hi))
+            .map(|(&(_, t), &b)| Sample::new(t, f64::from_bits(b)))
+            .collect();
+        let got: Vec<Sample> = db
+            .select(&[Matcher::equal("s", &s.to_string())], lo..=hi)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .flat_map(|ser| ser.samples)
+            .collect();
+        prop_assert_eq!(got, want, "series {} range {}..={}", s, lo, hi);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn store_matches_model(ops in proptest::collection::vec(op(), 1..25), lo in 0i64..100_000, len in 0i64..150_000) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Db::open(dir.path(), opts()).unwrap();
+        let mut model = Model::new();
+        for op in ops {
+            match op {
+                Op::Append(batch) => {
+                    let b: Vec<(Labels, Sample)> = batch
+                        .iter()
+                        .map(|&(s, t, v)| (labels(s), Sample::new(t, f64::from_bits(v))))
+                        .collect();
+                    let mut added = 0;
+                    let mut dups = 0;
+                    let mut conflicts = 0;
+                    for &(s, t, v) in &batch {
+                        match model.get(&(s, t)) {
+                            None => { model.insert((s, t), v); added += 1; }
+                            Some(&old) if old == v => dups += 1,
+                            Some(_) => conflicts += 1,
+                        }
+                    }
+                    let rep = db.append_labeled(&b).unwrap();
+                    prop_assert_eq!((rep.appended, rep.duplicates, rep.conflicts), (added, dups, conflicts));
+                }
+                Op::Flush => db.flush().unwrap(),
+                Op::Reopen => {
+                    drop(db);
+                    db = Db::open(dir.path(), opts()).unwrap();
+                    prop_assert!(db.open_report().damage.is_empty(), "{:?}", db.open_report().damage);
+                }
+                Op::ReopenReadOnly => {
+                    let ro = Db::open_read_only(dir.path(), opts()).unwrap();
+                    check(&ro, &model, i64::MIN, i64::MAX)?;
+                }
+            }
+        }
+        check(&db, &model, i64::MIN, i64::MAX)?;
+        check(&db, &model, lo, lo + len)?;
+        prop_assert!(db.verify().is_empty());
+        let ro = Db::open_read_only(dir.path(), opts()).unwrap();
+        check(&ro, &model, lo, lo + len)?;
+    }
+}
