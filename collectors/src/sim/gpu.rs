@@ -146,7 +146,7 @@ impl Gpu {
             Phase::Off => m.idle_power_w,
         };
         // Fans slow down or stop when idle, so each idle watt heats more.
-        let r = if busy { self.r_mine } else { 4.0 * self.r_mine };
+        let r = if busy { self.r_mine } else { 4.5 * self.r_mine };
         if busy && s.room_c + r * p_mean > THROTTLE_C {
             p_mean = ((THROTTLE_C - s.room_c) / r).max(m.idle_power_w);
         }
@@ -159,8 +159,11 @@ impl Gpu {
         }
         let temp = (self.temp_c + 0.35 * self.rng.normal()).round();
 
-        let power_sd = if busy { 1.5 + 0.01 * p_mean } else { 0.4 };
-        let power = round2((p_mean + power_sd * self.rng.normal()).max(0.0));
+        // Readings scatter a few watts around the mean; rare spikes are cut
+        // at 3.5 sigma so a reading never strays far past the limit.
+        let power_sd = if busy { 1.2 + 0.006 * p_mean } else { 0.4 };
+        let noise = power_sd * self.rng.normal().clamp(-3.5, 3.5);
+        let power = round2((p_mean + noise).max(0.0));
         // W * ms = mJ. Trapezoid over the interval, or from the reboot on.
         if let Some(r) = self.reboot_at.take() {
             self.energy_mj = (power * (s.t - r).max(0) as f64).round() as u64;
