@@ -51,6 +51,14 @@ fn same_seed_same_data_different_seed_different_data() {
             assert_eq!(vx.to_bits(), vy.to_bits(), "{lx} at {}", x.t);
         }
     }
+    // Pinned: a seed names the same cards in every version.
+    let r1 = rig(1, 3);
+    let g0 = &r1.series()[0];
+    assert_eq!(
+        g0.get("uuid"),
+        Some("GPU-a683eca2-3668-14ee-6592-006731d3dff7")
+    );
+    assert_eq!(g0.get("name"), Some("NVIDIA GeForce RTX 3060 Ti"));
     // Another seed: other cards (UUIDs) and other values.
     assert_ne!(a[0].samples[0].0, c[0].samples[0].0);
     let temps = |v: &[Scrape]| -> Vec<u64> {
