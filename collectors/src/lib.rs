@@ -1,1 +1,4 @@
 //! Collectors for minetsdb.
+#![deny(missing_docs)]
+
+pub mod sim;
