@@ -821,14 +821,18 @@ impl Inner {
             else {
                 continue;
             };
-            let hit = matches!(&self.dup_cache, Some((s, c, _, _)) if *s == b.seq && *c == ci);
+            // Keyed by the chunk's byte offset, unique within a block (an
+            // index into the series' chunk list is not: two series' first
+            // chunks collided, found by tests/model.rs).
+            let key = chunks[ci].off;
+            let hit = matches!(&self.dup_cache, Some((s, c, _, _)) if *s == b.seq && *c == key);
             if !hit {
                 let mut ts = Vec::new();
                 let mut vs = Vec::new();
                 if b.decode_chunk(&chunks[ci], &mut ts, &mut vs).is_err() {
                     continue;
                 }
-                self.dup_cache = Some((b.seq, ci, ts, vs));
+                self.dup_cache = Some((b.seq, key, ts, vs));
             }
             if let Some((_, _, ts, vs)) = &self.dup_cache {
                 if let Ok(i) = ts.binary_search(&t) {

@@ -27,7 +27,7 @@ fn value_bits() -> impl Strategy<Value = u64> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => proptest::collection::vec((0usize..5, 0i64..200_000, value_bits()), 0..40).prop_map(Op::Append),
+        8 => proptest::collection::vec((0usize..5, (0i64..2_000).prop_map(|t| t * 100), value_bits()), 0..40).prop_map(Op::Append),
         1 => Just(Op::Flush),
         1 => Just(Op::Reopen),
         1 => Just(Op::ReopenReadOnly),
