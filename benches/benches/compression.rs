@@ -6,12 +6,16 @@
 //! minetsdb-benches --bench compression`.
 
 fn main() {
-    let days: u32 = std::env::var("MINETSDB_BENCH_DAYS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
+    let days: u32 = std::env::var("MINETSDB_BENCH_DAYS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
     for gpus in [3usize, 8] {
         let dir = tempfile::tempdir().expect("tempdir");
         let n = minetsdb_benches::fill(dir.path(), days, gpus, 7).expect("fill");
         let bytes = minetsdb_benches::dir_bytes(dir.path());
-        let db = minetsdb::Db::open_read_only(dir.path(), minetsdb::Options::default()).expect("open");
+        let db =
+            minetsdb::Db::open_read_only(dir.path(), minetsdb::Options::default()).expect("open");
         let st = db.stats();
         println!(
             "compression/{gpus}gpu/{days}d: {} series, {n} samples, {bytes} bytes on disk = {:.3} bytes/sample \

@@ -18,7 +18,10 @@ fn append(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path(), Options::default()).expect("open");
     let refs: Vec<_> = (0..200)
-        .map(|i| db.series_ref(&Labels::new("bench_metric", &[("s", &i.to_string())]).expect("labels")).expect("ref"))
+        .map(|i| {
+            db.series_ref(&Labels::new("bench_metric", &[("s", &i.to_string())]).expect("labels"))
+                .expect("ref")
+        })
         .collect();
     let mut t = minetsdb_benches::START_MS;
     g.bench_function("db_batch_10k_fsync", |b| {
@@ -28,7 +31,10 @@ fn append(c: &mut Criterion) {
                 for _ in 0..BATCH / refs.len() {
                     t += 60_000;
                     for (i, r) in refs.iter().enumerate() {
-                        batch.push((*r, Sample::new(t, 200.0 + (t / 60_000 % 97) as f64 * 0.01 + i as f64)));
+                        batch.push((
+                            *r,
+                            Sample::new(t, 200.0 + (t / 60_000 % 97) as f64 * 0.01 + i as f64),
+                        ));
                     }
                 }
                 batch

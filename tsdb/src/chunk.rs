@@ -89,8 +89,16 @@ impl ChunkSummary {
     /// for counters and flat series is most of them.
     pub(crate) fn encode_values(&self, out: &mut Vec<u8>) {
         let mut mask = 0u8;
-        let dmin = if self.first <= self.last { self.first } else { self.last };
-        let dmax = if self.first >= self.last { self.first } else { self.last };
+        let dmin = if self.first <= self.last {
+            self.first
+        } else {
+            self.last
+        };
+        let dmax = if self.first >= self.last {
+            self.first
+        } else {
+            self.last
+        };
         let dinc = self.last - self.first;
         let fields = [
             (self.last, self.first),

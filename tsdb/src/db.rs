@@ -193,7 +193,10 @@ impl Db {
         crate::fs::remove_tmp_files(&blocks_dir)?;
         let registry = Registry::open(&dir.join("series"), true)?;
         let mut inner = Inner::new(registry);
-        inner.report.damage.extend(inner.registry.damage.iter().cloned());
+        inner
+            .report
+            .damage
+            .extend(inner.registry.damage.iter().cloned());
         inner.load_blocks(&blocks_dir)?;
         inner.reserve_block_ids();
         let wal_dir = dir.join("wal");
@@ -202,7 +205,10 @@ impl Db {
             Ok(())
         })?;
         inner.add_wal_report(&rep);
-        inner.wal = Some(wal::WalWriter::open_writer(&wal_dir, opts.wal_segment_bytes)?);
+        inner.wal = Some(wal::WalWriter::open_writer(
+            &wal_dir,
+            opts.wal_segment_bytes,
+        )?);
         let db = Db {
             dir,
             opts,
@@ -241,26 +247,33 @@ impl Db {
         let mut bad_records = Vec::new();
         let wal_dir = dir.join("wal");
         let rep = if wal_dir.exists() {
-            Some(wal::replay(&wal_dir, wal::ReplayMode::ReadOnly, |at, rec| {
-                match wal::decode_record_at(at.file, at.offset, rec) {
-                    Ok(wal::Record::Samples(s)) => {
-                        records += 1;
-                        for r in s {
-                            samples += 1;
-                            head.insert(r.series, r.t, r.v);
+            Some(wal::replay(
+                &wal_dir,
+                wal::ReplayMode::ReadOnly,
+                |at, rec| {
+                    match wal::decode_record_at(at.file, at.offset, rec) {
+                        Ok(wal::Record::Samples(s)) => {
+                            records += 1;
+                            for r in s {
+                                samples += 1;
+                                head.insert(r.series, r.t, r.v);
+                            }
                         }
+                        Err(e) => bad_records.push(e),
                     }
-                    Err(e) => bad_records.push(e),
-                }
-                Ok(())
-            })?)
+                    Ok(())
+                },
+            )?)
         } else {
             None
         };
         let registry = Registry::open(&dir.join("series"), false)?;
         let mut inner = Inner::new(registry);
         inner.head = head;
-        inner.report.damage.extend(inner.registry.damage.iter().cloned());
+        inner
+            .report
+            .damage
+            .extend(inner.registry.damage.iter().cloned());
         inner.load_blocks(&dir.join("blocks"))?;
         if let Some(rep) = rep {
             inner.add_wal_report(&rep);
@@ -483,7 +496,11 @@ impl Db {
         res
     }
 
-    fn write_blocks(&self, inner: &mut Inner, taken: &[(SeriesId, crate::head::HeadSeries)]) -> Result<()> {
+    fn write_blocks(
+        &self,
+        inner: &mut Inner,
+        taken: &[(SeriesId, crate::head::HeadSeries)],
+    ) -> Result<()> {
         let span = self.opts.block_span_ms;
         let mut windows: Vec<i64> = taken
             .iter()
@@ -585,7 +602,11 @@ impl Db {
 
     /// Every label name in use, sorted (includes `__name__`).
     pub fn label_names(&self) -> Vec<String> {
-        self.read().registry.label_names().map(str::to_string).collect()
+        self.read()
+            .registry
+            .label_names()
+            .map(str::to_string)
+            .collect()
     }
 
     /// Every value of label `name`, sorted.
@@ -744,7 +765,11 @@ impl Inner {
                 file: t.file.clone(),
                 offset: t.offset,
                 len: t.len,
-                what: format!("WAL tail: {}{}", t.what, if t.repaired { " (cut)" } else { "" }),
+                what: format!(
+                    "WAL tail: {}{}",
+                    t.what,
+                    if t.repaired { " (cut)" } else { "" }
+                ),
             });
         }
         for r in &rep.skipped {
@@ -788,7 +813,11 @@ impl Inner {
     /// Inserts into the head unless the sample (or a conflicting one) is
     /// already stored in the head or a block.
     fn insert(&mut self, id: SeriesId, t: i64, v: f64) -> Insert {
-        let block_max = self.blocks_max_t.get(id as usize).copied().unwrap_or(i64::MIN);
+        let block_max = self
+            .blocks_max_t
+            .get(id as usize)
+            .copied()
+            .unwrap_or(i64::MIN);
         if t > block_max {
             return self.head.insert(id, t, v);
         }

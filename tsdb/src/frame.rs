@@ -85,7 +85,13 @@ mod tests {
             panic!()
         };
         assert_eq!(payload, b"hello");
-        assert!(matches!(read_frame(&b, next), Frame::Good { payload: b"world!", .. }));
+        assert!(matches!(
+            read_frame(&b, next),
+            Frame::Good {
+                payload: b"world!",
+                ..
+            }
+        ));
         assert_eq!(read_frame(&b[..b.len() - 1], next), Frame::Truncated);
         let mut c = b.clone();
         c[FRAME_HEADER + 1] ^= 1;

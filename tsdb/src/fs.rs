@@ -18,7 +18,8 @@ pub(crate) const TMP_SUFFIX: &str = ".tmp";
 /// Fsyncs a directory so that creations, renames and removals in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     let d = File::open(dir).map_err(|e| Error::io("open directory", dir, e))?;
-    d.sync_all().map_err(|e| Error::io("fsync directory", dir, e))
+    d.sync_all()
+        .map_err(|e| Error::io("fsync directory", dir, e))
 }
 
 /// Creates `dir` (and parents) if missing, fsyncing the parent when created.
@@ -45,7 +46,8 @@ pub(crate) fn publish(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = PathBuf::from(tmp_name);
     {
         let mut f = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io("write", &tmp, e))?;
+        f.write_all(bytes)
+            .map_err(|e| Error::io("write", &tmp, e))?;
         f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
     }
     fs::rename(&tmp, path).map_err(|e| Error::io("rename", &tmp, e))?;

@@ -44,11 +44,6 @@ impl Head {
         self.series.get(id as usize).filter(|s| !s.ts.is_empty())
     }
 
-    /// Last timestamp of series `id` in the head.
-    pub(crate) fn last_t(&self, id: SeriesId) -> Option<i64> {
-        self.series.get(id as usize).and_then(|s| s.ts.last().copied())
-    }
-
     /// Looks up the value stored at `t`, if any.
     pub(crate) fn get(&self, id: SeriesId, t: i64) -> Option<f64> {
         let s = self.series.get(id as usize)?;
@@ -88,7 +83,10 @@ impl Head {
 
     /// Smallest timestamp in the head.
     pub(crate) fn min_t(&self) -> Option<i64> {
-        self.series.iter().filter_map(|s| s.ts.first().copied()).min()
+        self.series
+            .iter()
+            .filter_map(|s| s.ts.first().copied())
+            .min()
     }
 
     /// Removes and returns every sample with `t < before`, per series id
@@ -109,7 +107,11 @@ impl Head {
             self.n_samples -= taken.ts.len();
             out.push((i as SeriesId, taken));
         }
-        self.max_t = self.series.iter().filter_map(|s| s.ts.last().copied()).max();
+        self.max_t = self
+            .series
+            .iter()
+            .filter_map(|s| s.ts.last().copied())
+            .max();
         out
     }
 

@@ -34,7 +34,7 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
-#![warn(clippy::unwrap_used)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod block;
 mod chunk;
@@ -52,7 +52,9 @@ mod registry;
 pub(crate) mod wal;
 
 pub use chunk::ChunkSummary;
-pub use db::{AppendReport, Conflict, Db, OpenReport, Sample, Series, SeriesIter, SeriesRef, Stats};
+pub use db::{
+    AppendReport, Conflict, Db, OpenReport, Sample, Series, SeriesIter, SeriesRef, Stats,
+};
 pub use error::{Error, Result};
 pub use labels::{check_label_name, check_metric_name, Label, Labels, METRIC_NAME_LABEL};
 pub use matcher::{MatchOp, Matcher};

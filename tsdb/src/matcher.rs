@@ -120,24 +120,44 @@ mod tests {
     #[test]
     fn prometheus_semantics() {
         let s = l();
-        assert!(Matcher::new(MatchOp::Equal, "uuid", "GPU-1").unwrap().matches(&s));
-        assert!(Matcher::new(MatchOp::Regex, "uuid", "GPU-.*").unwrap().matches(&s));
+        assert!(Matcher::new(MatchOp::Equal, "uuid", "GPU-1")
+            .unwrap()
+            .matches(&s));
+        assert!(Matcher::new(MatchOp::Regex, "uuid", "GPU-.*")
+            .unwrap()
+            .matches(&s));
         // Anchored: a substring is not a match.
-        assert!(!Matcher::new(MatchOp::Regex, "uuid", "GPU").unwrap().matches(&s));
-        assert!(Matcher::new(MatchOp::NotRegex, "uuid", "GPU").unwrap().matches(&s));
+        assert!(!Matcher::new(MatchOp::Regex, "uuid", "GPU")
+            .unwrap()
+            .matches(&s));
+        assert!(Matcher::new(MatchOp::NotRegex, "uuid", "GPU")
+            .unwrap()
+            .matches(&s));
         // Absent label compares as "".
         assert!(Matcher::new(MatchOp::Equal, "job", "").unwrap().matches(&s));
-        assert!(Matcher::new(MatchOp::NotEqual, "job", "x").unwrap().matches(&s));
-        assert!(!Matcher::new(MatchOp::Regex, "job", ".+").unwrap().matches(&s));
-        assert!(Matcher::new(MatchOp::Regex, "job", "a|").unwrap().matches(&s));
-        assert!(Matcher::new(MatchOp::Regex, "__name__", "gpu_.*").unwrap().matches(&s));
+        assert!(Matcher::new(MatchOp::NotEqual, "job", "x")
+            .unwrap()
+            .matches(&s));
+        assert!(!Matcher::new(MatchOp::Regex, "job", ".+")
+            .unwrap()
+            .matches(&s));
+        assert!(Matcher::new(MatchOp::Regex, "job", "a|")
+            .unwrap()
+            .matches(&s));
+        assert!(Matcher::new(MatchOp::Regex, "__name__", "gpu_.*")
+            .unwrap()
+            .matches(&s));
         // Alternation stays inside the anchors.
-        assert!(!Matcher::new(MatchOp::Regex, "uuid", "x|GPU").unwrap().matches(&s));
+        assert!(!Matcher::new(MatchOp::Regex, "uuid", "x|GPU")
+            .unwrap()
+            .matches(&s));
     }
 
     #[test]
     fn bad_regex_names_pattern() {
-        let e = Matcher::new(MatchOp::Regex, "a", "(").unwrap_err().to_string();
+        let e = Matcher::new(MatchOp::Regex, "a", "(")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"(\""), "{e}");
     }
 }

@@ -21,10 +21,7 @@ use crate::error::{Error, Result};
 /// because the blocks are ours and documented as immutable.
 pub(crate) fn map_readonly(path: &Path) -> Result<Mmap> {
     let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let len = f
-        .metadata()
-        .map_err(|e| Error::io("stat", path, e))?
-        .len();
+    let len = f.metadata().map_err(|e| Error::io("stat", path, e))?.len();
     if len == 0 {
         return Err(Error::corrupt(path, 0, "empty block file"));
     }

@@ -43,8 +43,7 @@ impl Options {
         if self.out_of_order_grace_ms < 0 {
             return bad("out_of_order_grace_ms must not be negative");
         }
-        if self.max_chunk_samples == 0 || self.max_chunk_samples > crate::codec::MAX_CHUNK_SAMPLES
-        {
+        if self.max_chunk_samples == 0 || self.max_chunk_samples > crate::codec::MAX_CHUNK_SAMPLES {
             return bad("max_chunk_samples must be in 1..=65536");
         }
         if self.wal_segment_bytes < 4096 {

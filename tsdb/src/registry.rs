@@ -205,7 +205,11 @@ impl Registry {
                 return Ok(0);
             }
             if &data[..8] != MAGIC {
-                return Err(Error::corrupt(&self.path, 0, "bad magic, not a series registry"));
+                return Err(Error::corrupt(
+                    &self.path,
+                    0,
+                    "bad magic, not a series registry",
+                ));
             }
             let v = u32::from_le_bytes([data[8], data[9], data[10], data[11]]);
             if v != VERSION {
@@ -343,16 +347,6 @@ impl Registry {
         self.series[i] = Some(labels);
     }
 
-    /// Re-reads records appended by a writer since the last load (readers).
-    pub(crate) fn refresh(&mut self) -> Result<()> {
-        let data = match std::fs::read(&self.path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io("read", &self.path, e)),
-        };
-        self.load(&data, true).map(|_| ())
-    }
-
     /// Makes sure `id` is never handed to a new series: blocks or the WAL
     /// reference it even though its record was lost to damage.
     pub(crate) fn reserve(&mut self, id: SeriesId) {
@@ -360,10 +354,6 @@ impl Registry {
         if self.series.len() <= i {
             self.series.resize(i + 1, None);
         }
-    }
-
-    pub(crate) fn id(&self, labels: &Labels) -> Option<SeriesId> {
-        self.by_labels.get(labels).copied()
     }
 
     /// The id of `labels`, registering it (buffered until `commit`) if new.
@@ -539,7 +529,7 @@ mod tests {
         }
         let r = Registry::open(&p, false).unwrap();
         assert_eq!(r.len(), 2);
-        assert_eq!(r.id(&lab("b", &[])), Some(1));
+        assert_eq!(r.labels(1), Some(&lab("b", &[])));
         assert_eq!(r.metadata("a").unwrap().metric_type, MetricType::Counter);
         assert!(r.damage.is_empty());
         let sel = r.select(&[Matcher::new(MatchOp::Regex, "x", "1|2").unwrap()]);
@@ -555,7 +545,8 @@ mod tests {
         {
             let mut r = Registry::open(&p, true).unwrap();
             for i in 0..3 {
-                r.get_or_create(&lab("m", &[("i", &i.to_string())])).unwrap();
+                r.get_or_create(&lab("m", &[("i", &i.to_string())]))
+                    .unwrap();
             }
             r.commit().unwrap();
         }

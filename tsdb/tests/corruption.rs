@@ -68,7 +68,12 @@ fn flip(p: &Path, off_from_end: Option<usize>, off: usize) {
 
 fn truncate_by(p: &Path, n: u64) {
     let len = fs::metadata(p).unwrap().len();
-    fs::OpenOptions::new().write(true).open(p).unwrap().set_len(len - n).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_len(len - n)
+        .unwrap();
 }
 
 struct Row {
@@ -137,7 +142,9 @@ fn corruption_table() {
         let rep = db.open_report();
         if let Some(frag) = row.reported {
             assert!(
-                rep.damage.iter().any(|d| d.file.to_string_lossy().contains(frag)),
+                rep.damage
+                    .iter()
+                    .any(|d| d.file.to_string_lossy().contains(frag)),
                 "{}: damage not reported: {:?}",
                 row.name,
                 rep.damage
@@ -166,10 +173,18 @@ fn corruption_table() {
         drop(db);
         let db = Db::open(dir.path(), opts()).unwrap();
         if row.name.starts_with("wal") {
-            assert!(db.open_report().damage.is_empty(), "{}: {:?}", row.name, db.open_report().damage);
+            assert!(
+                db.open_report().damage.is_empty(),
+                "{}: {:?}",
+                row.name,
+                db.open_report().damage
+            );
         }
-        db.append_labeled(&[(Labels::new("m", &[("s", "0")]).unwrap(), Sample::new(10_000 * 60_000, 1.0))])
-            .unwrap();
+        db.append_labeled(&[(
+            Labels::new("m", &[("s", "0")]).unwrap(),
+            Sample::new(10_000 * 60_000, 1.0),
+        )])
+        .unwrap();
     }
 }
 
@@ -202,7 +217,10 @@ fn chunk_damage_costs_only_that_series() {
             for e in &errs {
                 assert!(e.to_string().contains(".blk"), "{e}");
             }
-            assert!(unreadable < SERIES, "one flipped byte made every series unreadable");
+            assert!(
+                unreadable < SERIES,
+                "one flipped byte made every series unreadable"
+            );
         }
         fs::write(&blk, &b).unwrap();
     }
@@ -215,9 +233,15 @@ fn second_writer_is_refused_and_reader_works_beside_writer() {
     make(dir.path());
     let w = Db::open(dir.path(), opts()).unwrap();
     let e = Db::open(dir.path(), opts()).unwrap_err().to_string();
-    assert!(e.contains(&format!("locked by pid {}", std::process::id())), "{e}");
-    w.append_labeled(&[(Labels::new("m", &[("s", "1")]).unwrap(), Sample::new(300 * 60_000, 7.0))])
-        .unwrap();
+    assert!(
+        e.contains(&format!("locked by pid {}", std::process::id())),
+        "{e}"
+    );
+    w.append_labeled(&[(
+        Labels::new("m", &[("s", "1")]).unwrap(),
+        Sample::new(300 * 60_000, 7.0),
+    )])
+    .unwrap();
     let r = Db::open_read_only(dir.path(), opts()).unwrap();
     let got = read_all(&r, 1).unwrap();
     assert_eq!(got.len(), 251);

@@ -29,7 +29,7 @@ fn opts() -> Options {
 
 fn value(batch: u64, s: usize) -> f64 {
     // Mixes decimal-friendly and arbitrary floats.
-    if s % 2 == 0 {
+    if s.is_multiple_of(2) {
         (batch as f64) * 0.25 + s as f64
     } else {
         f64::from_bits((batch.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ s as u64) >> 2)
@@ -47,9 +47,14 @@ fn crash_child() {
     let Ok(dir) = std::env::var("MINETSDB_CRASH_CHILD") else {
         return;
     };
-    let start: u64 = std::env::var("MINETSDB_CRASH_START").unwrap().parse().unwrap();
+    let start: u64 = std::env::var("MINETSDB_CRASH_START")
+        .unwrap()
+        .parse()
+        .unwrap();
     let db = Db::open(&dir, opts()).unwrap();
-    let refs: Vec<_> = (0..SERIES).map(|s| db.series_ref(&labels(s)).unwrap()).collect();
+    let refs: Vec<_> = (0..SERIES)
+        .map(|s| db.series_ref(&labels(s)).unwrap())
+        .collect();
     for b in start.. {
         let t = b as i64 * 60_000;
         let batch: Vec<_> = refs
@@ -90,7 +95,9 @@ fn kill_at_random_moments_loses_nothing_acknowledged() {
             }
             got
         });
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         std::thread::sleep(Duration::from_millis(5 + (seed >> 33) % 60));
         child.kill().unwrap();
         child.wait().unwrap();
@@ -107,14 +114,21 @@ fn kill_at_random_moments_loses_nothing_acknowledged() {
                 .collect();
             for smp in &got {
                 let b = (smp.t / 60_000) as u64;
-                assert_eq!(smp.v.to_bits(), value(b, s).to_bits(), "round {round} series {s} batch {b}");
+                assert_eq!(
+                    smp.v.to_bits(),
+                    value(b, s).to_bits(),
+                    "round {round} series {s} batch {b}"
+                );
                 if s == 0 {
                     seen_batches.insert(b);
                 }
             }
             let have: BTreeSet<u64> = got.iter().map(|x| (x.t / 60_000) as u64).collect();
             let missing: Vec<_> = acked.difference(&have).take(5).collect();
-            assert!(missing.is_empty(), "round {round} series {s}: acknowledged batches lost: {missing:?}");
+            assert!(
+                missing.is_empty(),
+                "round {round} series {s}: acknowledged batches lost: {missing:?}"
+            );
         }
         drop(db);
     }
@@ -123,5 +137,8 @@ fn kill_at_random_moments_loses_nothing_acknowledged() {
         acked.len(),
         started.elapsed()
     );
-    assert!(acked.len() as u64 > ROUNDS, "child barely ran; test is not testing");
+    assert!(
+        acked.len() as u64 > ROUNDS,
+        "child barely ran; test is not testing"
+    );
 }

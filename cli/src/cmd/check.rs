@@ -28,7 +28,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     let st = db.stats();
     if problems == 0 {
-        println!("ok: {} blocks, {} series, every checksum verified", st.blocks, st.series);
+        println!(
+            "ok: {} blocks, {} series, every checksum verified",
+            st.blocks, st.series
+        );
         Ok(ExitCode::SUCCESS)
     } else {
         println!("{problems} problem(s) found");

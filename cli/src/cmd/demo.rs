@@ -37,7 +37,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     if a.gpus == 0 || a.days == 0 {
         anyhow::bail!("--gpus and --days must be at least 1");
     }
-    let db = Db::open(&dir, Options::default()).with_context(|| format!("opening {}", dir.display()))?;
+    let db =
+        Db::open(&dir, Options::default()).with_context(|| format!("opening {}", dir.display()))?;
     let mut rig = Rig::new(RigConfig {
         seed: a.seed,
         gpus: a.gpus,
@@ -88,21 +89,33 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     super::stats::print_stats(&db);
     println!();
     summary(&db, end - 86_400_000, end)?;
-    println!("\nNext: minetsdb stats --db {0}   minetsdb check --db {0}", dir.display());
+    println!(
+        "\nNext: minetsdb stats --db {0}   minetsdb check --db {0}",
+        dir.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// Per-GPU averages over the last day, read back through `select`.
 fn summary(db: &Db, from: i64, to: i64) -> anyhow::Result<()> {
     println!("Last 24 hours, per GPU (read back from the database):");
-    println!("{:<44} {:>10} {:>10} {:>12}", "GPU", "avg W", "max °C", "avg MH/s");
+    println!(
+        "{:<44} {:>10} {:>10} {:>12}",
+        "GPU", "avg W", "max °C", "avg MH/s"
+    );
     let power = avg_by_uuid(db, "nvidia_smi_power_draw_watts", from, to, Agg::Avg)?;
     let temp = avg_by_uuid(db, "nvidia_smi_temperature_gpu", from, to, Agg::Max)?;
     let hash = avg_by_uuid(db, "miner_hashrate_hashes_per_second", from, to, Agg::Avg)?;
     for (uuid, name, w) in &power {
         let c = temp.iter().find(|x| &x.0 == uuid).map_or(f64::NAN, |x| x.2);
         let h = hash.iter().find(|x| &x.0 == uuid).map_or(f64::NAN, |x| x.2);
-        println!("{:<44} {:>10.1} {:>10.0} {:>12.2}", format!("{name} {}", short(uuid)), w, c, h / 1e6);
+        println!(
+            "{:<44} {:>10.1} {:>10.0} {:>12.2}",
+            format!("{name} {}", short(uuid)),
+            w,
+            c,
+            h / 1e6
+        );
     }
     Ok(())
 }
@@ -112,11 +125,22 @@ enum Agg {
     Max,
 }
 
-fn avg_by_uuid(db: &Db, metric: &str, from: i64, to: i64, agg: Agg) -> anyhow::Result<Vec<(String, String, f64)>> {
+fn avg_by_uuid(
+    db: &Db,
+    metric: &str,
+    from: i64,
+    to: i64,
+    agg: Agg,
+) -> anyhow::Result<Vec<(String, String, f64)>> {
     let mut out = Vec::new();
     for s in db.select(&[Matcher::metric(metric)], from..to)? {
         let s = s?;
-        let vals: Vec<f64> = s.samples.iter().map(|x| x.v).filter(|v| v.is_finite()).collect();
+        let vals: Vec<f64> = s
+            .samples
+            .iter()
+            .map(|x| x.v)
+            .filter(|v| v.is_finite())
+            .collect();
         let v = match agg {
             Agg::Avg => vals.iter().sum::<f64>() / vals.len().max(1) as f64,
             Agg::Max => vals.iter().copied().fold(f64::NAN, f64::max),

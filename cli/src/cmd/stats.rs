@@ -27,7 +27,10 @@ pub fn print_stats(db: &minetsdb::Db) {
     let samples = st.block_samples + st.head_samples as u64;
     println!("database      {}", db.path().display());
     println!("series        {}", st.series);
-    println!("samples       {samples} ({} in {} blocks, {} in the head)", st.block_samples, st.blocks, st.head_samples);
+    println!(
+        "samples       {samples} ({} in {} blocks, {} in the head)",
+        st.block_samples, st.blocks, st.head_samples
+    );
     if let Some((a, b)) = st.time_range {
         println!("time range    {} .. {}", fmt_time(a), fmt_time(b));
     }
@@ -42,7 +45,12 @@ pub fn print_stats(db: &minetsdb::Db) {
     }
     let rep = db.open_report();
     for d in &rep.damage {
-        println!("damage        {} at {}: {}", d.file.display(), d.offset, d.what);
+        println!(
+            "damage        {} at {}: {}",
+            d.file.display(),
+            d.offset,
+            d.what
+        );
     }
 }
 

@@ -67,6 +67,7 @@ impl std::fmt::Debug for Block {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Block")
             .field("path", &self.path)
+            .field("level", &self.level)
             .field("min_t", &self.min_t)
             .field("max_t", &self.max_t)
             .field("series", &self.series.len())
@@ -235,10 +236,6 @@ impl Block {
             series,
             chunks,
         })
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
     }
 
     pub(crate) fn file_size(&self) -> u64 {

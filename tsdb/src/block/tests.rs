@@ -2,13 +2,31 @@
 
 use super::*;
 
-fn build() -> (Vec<u8>, Vec<(u32, Vec<i64>, Vec<f64>)>) {
-    let ts: Vec<i64> = (0..500).map(|i| 1_700_000_000_000 + i * 60_000 + (i * 7 % 5)).collect();
+type Columns = Vec<(u32, Vec<i64>, Vec<f64>)>;
+
+fn build() -> (Vec<u8>, Columns) {
+    let ts: Vec<i64> = (0..500)
+        .map(|i| 1_700_000_000_000 + i * 60_000 + (i * 7 % 5))
+        .collect();
     let series = vec![
-        (0u32, ts.clone(), (0..500).map(|i| 40.0 + (i % 7) as f64).collect::<Vec<f64>>()),
-        (3, ts.clone(), (0..500).map(|i| 200.0 + (i as f64) * 0.37).collect()),
+        (
+            0u32,
+            ts.clone(),
+            (0..500)
+                .map(|i| 40.0 + (i % 7) as f64)
+                .collect::<Vec<f64>>(),
+        ),
+        (
+            3,
+            ts.clone(),
+            (0..500).map(|i| 200.0 + (i as f64) * 0.37).collect(),
+        ),
         (7, ts[..100].to_vec(), vec![f64::NAN; 100]),
-        (9, vec![5, 6, 7], vec![-0.0, f64::INFINITY, f64::from_bits(1)]),
+        (
+            9,
+            vec![5, 6, 7],
+            vec![-0.0, f64::INFINITY, f64::from_bits(1)],
+        ),
     ];
     let mut b = BlockBuilder::new(0, 128);
     for (id, ts, vs) in &series {
@@ -83,7 +101,9 @@ fn every_bit_flip_is_detected() {
 fn future_version_is_named() {
     let (mut bytes, _) = build();
     bytes[8] = 9;
-    let e = Block::from_bytes("t.blk".into(), bytes).unwrap_err().to_string();
+    let e = Block::from_bytes("t.blk".into(), bytes)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("version 9"), "{e}");
 }
 

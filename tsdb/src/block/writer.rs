@@ -60,10 +60,6 @@ impl BlockBuilder {
         self.n_samples == 0
     }
 
-    pub(crate) fn n_samples(&self) -> u64 {
-        self.n_samples
-    }
-
     /// Adds one series. Callers give ids in ascending order and timestamps
     /// strictly increasing; both are invariants of the head and of merges.
     pub(crate) fn add_series(&mut self, id: SeriesId, ts: &[i64], vs: &[f64]) {

@@ -158,7 +158,10 @@ mod tests {
         let mut p = 0;
         // 10th byte may only carry the top bit.
         assert_eq!(
-            get_uvarint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], &mut p),
+            get_uvarint(
+                &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+                &mut p
+            ),
             None
         );
     }
