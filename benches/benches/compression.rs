@@ -25,5 +25,13 @@ fn main() {
             st.block_bytes as f64 / n as f64,
             16.0 * n as f64 / bytes as f64,
         );
+        if std::env::var_os("MINETSDB_BENCH_BREAKDOWN").is_some() {
+            for (name, b, n, codecs) in minetsdb::__bench::bytes_by_metric(&db) {
+                println!(
+                    "  {name:<50} {:>7.2} bits/sample  xor/dec/const chunks {codecs:?}",
+                    b as f64 * 8.0 / n as f64
+                );
+            }
+        }
     }
 }

@@ -649,6 +649,27 @@ impl Db {
     }
 
     #[doc(hidden)]
+    pub fn bytes_by_metric(&self) -> Vec<(String, u64, u64, [u64; 3])> {
+        let inner = self.read();
+        let mut m: std::collections::BTreeMap<String, (u64, u64, [u64; 3])> = Default::default();
+        for b in &inner.blocks {
+            for id in b.series_ids() {
+                let name = inner
+                    .registry
+                    .labels(id)
+                    .map_or("?".to_string(), |l| l.metric_name().to_string());
+                let e = m.entry(name).or_default();
+                for ch in b.chunks_of(id) {
+                    e.0 += ch.len as u64;
+                    e.1 += u64::from(ch.summary.count);
+                    e.2[(ch.codec as usize).min(2)] += 1;
+                }
+            }
+        }
+        m.into_iter().map(|(k, (a, b, c))| (k, a, b, c)).collect()
+    }
+
+    #[doc(hidden)]
     pub fn decode_all_blocks(&self) -> Result<(u64, f64)> {
         let blocks: Vec<Arc<Block>> = self.read().blocks.clone();
         let mut n = 0u64;

@@ -110,4 +110,10 @@ pub mod __bench {
     pub fn decode_all_blocks(db: &crate::Db) -> crate::Result<(u64, f64)> {
         db.decode_all_blocks()
     }
+
+    /// Per metric name: (value bytes, samples, chunks by codec id), summed
+    /// over every block; for finding where the bytes go.
+    pub fn bytes_by_metric(db: &crate::Db) -> Vec<(String, u64, u64, [u64; 3])> {
+        db.bytes_by_metric()
+    }
 }

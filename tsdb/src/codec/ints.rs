@@ -14,7 +14,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use super::bits::{gamma_len, write_gamma, BitReader, BitWriter};
-use super::varint::{get_varint, put_varint, unzigzag, zigzag};
+use super::varint::{get_uvarint, get_varint, put_uvarint, put_varint, unzigzag, zigzag};
 use super::CodecError;
 
 const MAX_BUCKETS: usize = 5;
@@ -341,15 +341,81 @@ pub(crate) fn read<F: FnMut(i64)>(
 const MODE_DOD: u8 = 0;
 /// Delta column mode byte: deltas minus a fixed base delta.
 const MODE_BASE: u8 = 1;
+/// Delta column mode byte: values minus a fixed level (frame of
+/// reference), for gauges that jitter around a level, where a delta doubles
+/// the noise.
+const MODE_LEVEL: u8 = 2;
+/// Mode byte flag: a uvarint factor `g >= 2` follows the parameter and
+/// every stream value is a multiple of it, stored divided. Clocks reported
+/// in Hz that move in 15 MHz steps, bytes in whole MiB, limits in whole
+/// watts scaled: the common factor costs nothing once divided out.
+const FLAG_FACTOR: u8 = 0x80;
 
 fn uvarint_len(v: u64) -> u64 {
     u64::from((64 - (v | 1).leading_zeros()).div_ceil(7))
 }
 
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// The largest factor shared by every value, if it is worth dividing out
+/// (at least 2, and small enough to multiply back within `i64`).
+fn common_factor(vals: &[i64]) -> Option<i64> {
+    let mut g = 0u64;
+    for v in vals {
+        g = gcd(g, v.unsigned_abs());
+        if g == 1 {
+            return None;
+        }
+    }
+    i64::try_from(g).ok().filter(|&g| g >= 2)
+}
+
+struct Candidate {
+    mode: u8,
+    param: i64,
+    factor: Option<i64>,
+    vals: Vec<i64>,
+    plan: IntPlan,
+    cost: u64,
+}
+
+fn candidate(mode: u8, param: i64, mut vals: Vec<i64>) -> Candidate {
+    let factor = common_factor(&vals);
+    if let Some(g) = factor {
+        for v in &mut vals {
+            *v /= g;
+        }
+    }
+    let plan = plan(&vals);
+    let cost = uvarint_len(zigzag(param)) * 8
+        + factor.map_or(0, |g| uvarint_len(g as u64) * 8)
+        + plan.bits;
+    Candidate {
+        mode,
+        param,
+        factor,
+        vals,
+        plan,
+        cost,
+    }
+}
+
+fn median(vals: &[i64]) -> i64 {
+    let mut sorted = vals.to_vec();
+    let mid = sorted.len() / 2;
+    *sorted.select_nth_unstable(mid).1
+}
+
 /// Appends a delta column: `v0` as a zigzag varint and, when there are at
-/// least two values, a mode byte, a zigzag varint parameter and an integer
-/// stream of the residuals (see the module docs of `codec` for the layout).
-/// Arithmetic wraps, so any `i64` sequence round-trips.
+/// least two values, a mode byte, a zigzag varint parameter, an optional
+/// factor and an integer stream of the residuals (see the module docs of
+/// `codec` for the layout). The smallest of the modes is chosen per
+/// column. Arithmetic wraps, so any `i64` sequence round-trips.
 pub(crate) fn encode_diffs(vals: &[i64], out: &mut Vec<u8>) {
     let Some(&v0) = vals.first() else {
         return;
@@ -368,23 +434,34 @@ pub(crate) fn encode_diffs(vals: &[i64], out: &mut Vec<u8>) {
         .zip(deltas.iter().skip(1))
         .map(|(a, b)| b.wrapping_sub(*a))
         .collect();
-    let mut sorted = deltas.clone();
-    let mid = sorted.len() / 2;
-    let base = *sorted.select_nth_unstable(mid).1;
+    let base = median(&deltas);
     let resid: Vec<i64> = deltas.iter().map(|d| d.wrapping_sub(base)).collect();
-    let p_dod = plan(&dods);
-    let p_base = plan(&resid);
-    let cost_dod = uvarint_len(zigzag(d1)) * 8 + p_dod.bits;
-    let cost_base = uvarint_len(zigzag(base)) * 8 + p_base.bits;
-    let (mode, param, vals, p) = if cost_base <= cost_dod {
-        (MODE_BASE, base, &resid, &p_base)
-    } else {
-        (MODE_DOD, d1, &dods, &p_dod)
-    };
-    out.push(mode);
-    put_varint(out, param);
+    let rest = vals.get(1..).unwrap_or_default();
+    let level = median(rest);
+    let offsets: Vec<i64> = rest.iter().map(|v| v.wrapping_sub(level)).collect();
+    let mut best = candidate(MODE_BASE, base, resid);
+    for c in [
+        candidate(MODE_DOD, d1, dods),
+        candidate(MODE_LEVEL, level, offsets),
+    ] {
+        if c.cost < best.cost {
+            best = c;
+        }
+    }
+    out.push(
+        best.mode
+            | if best.factor.is_some() {
+                FLAG_FACTOR
+            } else {
+                0
+            },
+    );
+    put_varint(out, best.param);
+    if let Some(g) = best.factor {
+        put_uvarint(out, g as u64);
+    }
     let mut w = BitWriter::new(out);
-    write(vals, p, &mut w);
+    write(&best.vals, &best.plan, &mut w);
     w.finish();
 }
 
@@ -433,14 +510,26 @@ pub(crate) fn decode_diffs<F: FnMut(i64)>(
     };
     pos += 1;
     let param = varint_at(data, &mut pos)?;
+    let g = if mode & FLAG_FACTOR != 0 {
+        let at = pos;
+        get_uvarint(data, &mut pos)
+            .and_then(|g| i64::try_from(g).ok())
+            .filter(|&g| g >= 2)
+            .ok_or(CodecError::Invalid {
+                what: "delta column factor",
+                bit: (at as u64) * 8,
+            })?
+    } else {
+        1
+    };
     let mut r = BitReader::new(data, pos);
-    match mode {
+    match mode & !FLAG_FACTOR {
         MODE_DOD => {
             let mut v = v0.wrapping_add(param);
             emit(v);
             let mut d = param;
             read(&mut r, n - 2, |dd| {
-                d = d.wrapping_add(dd);
+                d = d.wrapping_add(dd.wrapping_mul(g));
                 v = v.wrapping_add(d);
                 emit(v);
             })
@@ -448,10 +537,13 @@ pub(crate) fn decode_diffs<F: FnMut(i64)>(
         MODE_BASE => {
             let mut v = v0;
             read(&mut r, n - 1, |x| {
-                v = v.wrapping_add(param.wrapping_add(x));
+                v = v.wrapping_add(param.wrapping_add(x.wrapping_mul(g)));
                 emit(v);
             })
         }
+        MODE_LEVEL => read(&mut r, n - 1, |x| {
+            emit(param.wrapping_add(x.wrapping_mul(g)))
+        }),
         _ => Err(CodecError::Invalid {
             what: "delta column mode",
             bit: (pos as u64 - 1) * 8,
@@ -512,6 +604,71 @@ mod tests {
             read(&mut r, 3, |_| {}),
             Err(CodecError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn common_factor_is_divided_out() {
+        // Graphics clock in Hz, moving in 15 MHz steps.
+        let clocks: Vec<i64> = (0..1440)
+            .map(|i| 1_905_000_000 + 15_000_000 * ((i * 7 % 11) - 5))
+            .collect();
+        let mut b = Vec::new();
+        encode_diffs(&clocks, &mut b);
+        assert_ne!(
+            b[varint_len(clocks[0])] & FLAG_FACTOR,
+            0,
+            "factor flag not set"
+        );
+        let bits = b.len() as f64 * 8.0 / clocks.len() as f64;
+        assert!(bits < 6.0, "{bits} bits/value");
+        let mut out = Vec::new();
+        decode_diffs(&b, 0, clocks.len(), |v| out.push(v)).unwrap();
+        assert_eq!(out, clocks);
+        // No common factor: no flag.
+        assert_eq!(common_factor(&[3, 6, 7]), None);
+        assert_eq!(common_factor(&[0, 0]), None);
+        assert_eq!(
+            common_factor(&[i64::MIN, 0]),
+            None,
+            "2^63 does not fit back in i64"
+        );
+        assert_eq!(common_factor(&[-4, 8, 0]), Some(4));
+    }
+
+    fn varint_len(v: i64) -> usize {
+        let mut b = Vec::new();
+        put_varint(&mut b, v);
+        b.len()
+    }
+
+    #[test]
+    fn level_mode_for_noise_around_a_level() {
+        // Power in centiwatts: independent noise around 230 W, where deltas
+        // would double the spread.
+        let mut x: u64 = 1;
+        let vals: Vec<i64> = (0..1440)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                23_000 + ((x >> 40) % 400) as i64 - 200
+            })
+            .collect();
+        let mut b = Vec::new();
+        encode_diffs(&vals, &mut b);
+        assert_eq!(b[varint_len(vals[0])] & !FLAG_FACTOR, MODE_LEVEL);
+        let mut out = Vec::new();
+        decode_diffs(&b, 0, vals.len(), |v| out.push(v)).unwrap();
+        assert_eq!(out, vals);
+    }
+
+    #[test]
+    fn bad_factor_is_an_error() {
+        // v0 = 0, mode DOD|factor, param 0, factor 1 (invalid: must be >= 2).
+        let b = [0u8, MODE_DOD | FLAG_FACTOR, 0, 1, 0];
+        assert!(decode_diffs(&b, 0, 3, |_| {}).is_err());
+        let b = [0u8, 7, 0, 0];
+        assert!(decode_diffs(&b, 0, 3, |_| {}).is_err());
     }
 
     #[test]
