@@ -241,31 +241,40 @@ impl Db {
         // before the deletion), then the registry last so that it names
         // every series either of them uses. Samples seen twice (in the WAL
         // and a fresh block) are merged away at read time.
-        let mut head = Head::default();
-        let mut records = 0usize;
-        let mut samples = 0usize;
-        let mut bad_records = Vec::new();
         let wal_dir = dir.join("wal");
-        let rep = if wal_dir.exists() {
-            Some(wal::replay(
-                &wal_dir,
-                wal::ReplayMode::ReadOnly,
-                |at, rec| {
-                    match wal::decode_record_at(at.file, at.offset, rec) {
-                        Ok(wal::Record::Samples(s)) => {
-                            records += 1;
-                            for r in s {
-                                samples += 1;
-                                head.insert(r.series, r.t, r.v);
+        let mut attempt = 0;
+        let (head, records, samples, bad_records, rep) = loop {
+            let mut head = Head::default();
+            let mut records = 0usize;
+            let mut samples = 0usize;
+            let mut bad_records = Vec::new();
+            let rep = if wal_dir.exists() {
+                Some(wal::replay(
+                    &wal_dir,
+                    wal::ReplayMode::ReadOnly,
+                    |at, rec| {
+                        match wal::decode_record_at(at.file, at.offset, rec) {
+                            Ok(wal::Record::Samples(s)) => {
+                                records += 1;
+                                for r in s {
+                                    samples += 1;
+                                    head.insert(r.series, r.t, r.v);
+                                }
                             }
+                            Err(e) => bad_records.push(e),
                         }
-                        Err(e) => bad_records.push(e),
-                    }
-                    Ok(())
-                },
-            )?)
-        } else {
-            None
+                        Ok(())
+                    },
+                )?)
+            } else {
+                None
+            };
+            // A segment that vanished was replaced by a block and a newer
+            // segment this pass may have missed: read the WAL again.
+            attempt += 1;
+            if rep.as_ref().is_none_or(|r| r.vanished.is_empty()) || attempt >= 5 {
+                break (head, records, samples, bad_records, rep);
+            }
         };
         let registry = Registry::open(&dir.join("series"), false)?;
         let mut inner = Inner::new(registry);

@@ -86,17 +86,28 @@ pub mod __fuzz {
     pub fn wal_record(bytes: &[u8]) {
         let _ = crate::wal::decode_record(bytes);
     }
-    /// Loads a registry file's bytes.
+    /// Loads a registry file's bytes (read-only).
     pub fn registry(bytes: &[u8]) {
-        if let Ok(d) = tempfile_free_dir() {
+        if let Ok(d) = scratch_dir("registry") {
             let p = d.join("series");
             if std::fs::write(&p, bytes).is_ok() {
                 let _ = crate::registry::Registry::open(&p, false);
             }
         }
     }
-    fn tempfile_free_dir() -> std::io::Result<std::path::PathBuf> {
-        let d = std::env::temp_dir().join(format!("minetsdb-fuzz-{}", std::process::id()));
+    /// Replays a WAL directory holding one segment with these bytes (read-only).
+    pub fn wal_segment(bytes: &[u8]) {
+        if let Ok(d) = scratch_dir("wal") {
+            if std::fs::write(d.join(crate::wal::segment_name(1)), bytes).is_ok() {
+                let _ = crate::wal::replay(&d, crate::wal::ReplayMode::ReadOnly, |_, rec| {
+                    let _ = crate::wal::decode_record(rec);
+                    Ok(())
+                });
+            }
+        }
+    }
+    fn scratch_dir(what: &str) -> std::io::Result<std::path::PathBuf> {
+        let d = std::env::temp_dir().join(format!("minetsdb-fuzz-{}-{what}", std::process::id()));
         std::fs::create_dir_all(&d)?;
         Ok(d)
     }

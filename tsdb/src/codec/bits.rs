@@ -103,6 +103,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Bits still readable: counted ones plus whatever is left in `data`.
+    #[cfg(test)]
     pub(crate) fn bits_left(&self) -> u64 {
         u64::from(self.avail) + (self.data.len().saturating_sub(self.pos) as u64) * 8
     }

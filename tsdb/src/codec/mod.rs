@@ -17,14 +17,15 @@
 //!   byte and a zigzag varint `p`, then an integer stream to the end:
 //!   mode 0 (delta-of-delta): `p` = first delta, stream of `n - 2` dods;
 //!   mode 1 (fixed base): `p` = base delta, stream of `n - 1` values
-//!   `delta_i - p`. All arithmetic wraps modulo 2^64.
+//!   `delta_i - p`; mode 2 (level): `p` = a level, stream of `n - 1`
+//!   values `v_i - p` for `i >= 1`. Mode bit 0x80 set: a uvarint factor
+//!   `g >= 2` follows `p`, and every stream value is multiplied by `g`.
+//!   All arithmetic wraps modulo 2^64.
 //! - timestamps: a delta column.
 //! - [`ValueCodec::Decimal`]: byte `scale` (0..=6), delta column of
 //!   mantissas; value = `m as f64 / 10^scale` (exact power of ten).
 //! - [`ValueCodec::Xor`]: see [`xor`].
 //! - [`ValueCodec::Constant`]: the value's 8 bytes, little-endian.
-// The block writer and reader that call these land in another branch.
-#![allow(dead_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 pub(crate) mod bits;
