@@ -115,6 +115,8 @@ pub struct Stats {
     pub block_bytes: u64,
     /// Samples in the head (in the WAL, not yet in a block).
     pub head_samples: usize,
+    /// Bytes of memory the head's samples take.
+    pub head_bytes: usize,
     /// Oldest and newest timestamp stored, if any.
     pub time_range: Option<(i64, i64)>,
 }
@@ -487,7 +489,7 @@ impl Db {
         // the head, and only then drop the segments the blocks replaced.
         let res = (|| -> Result<()> {
             let mut rest = Vec::with_capacity(inner.head.n_samples());
-            for (id, s) in inner.head.iter() {
+            for (id, s) in inner.head.all_columns() {
                 for (&t, &v) in s.ts.iter().zip(&s.vs) {
                     rest.push(wal::RefSample { series: id, t, v });
                 }
@@ -508,7 +510,7 @@ impl Db {
     fn write_blocks(
         &self,
         inner: &mut Inner,
-        taken: &[(SeriesId, crate::head::HeadSeries)],
+        taken: &[(SeriesId, crate::head::Columns)],
     ) -> Result<()> {
         let span = self.opts.block_span_ms;
         let mut windows: Vec<i64> = taken
@@ -583,19 +585,7 @@ impl Db {
                 let Some(labels) = inner.registry.labels(id).cloned() else {
                     continue;
                 };
-                let head = inner
-                    .head
-                    .series(id)
-                    .map(|s| {
-                        let a = s.ts.partition_point(|&t| t < lo);
-                        let z = s.ts.partition_point(|&t| t <= hi);
-                        s.ts[a..z]
-                            .iter()
-                            .zip(&s.vs[a..z])
-                            .map(|(&t, &v)| Sample { t, v })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let head = inner.head.range(id, lo, hi);
                 items.push((id, labels, head));
             }
         }
@@ -634,6 +624,7 @@ impl Db {
             series: inner.registry.len(),
             blocks: inner.blocks.len(),
             head_samples: inner.head.n_samples(),
+            head_bytes: inner.head.heap_bytes(),
             ..Stats::default()
         };
         let mut range: Option<(i64, i64)> = None;
