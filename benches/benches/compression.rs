@@ -13,10 +13,10 @@ fn main() {
     for gpus in [3usize, 8] {
         let dir = tempfile::tempdir().expect("tempdir");
         let n = minetsdb_benches::fill(dir.path(), days, gpus, 7).expect("fill");
-        let bytes = minetsdb_benches::dir_bytes(dir.path());
         let db =
             minetsdb::Db::open_read_only(dir.path(), minetsdb::Options::default()).expect("open");
         let st = db.stats();
+        let bytes = st.disk_bytes;
         println!(
             "compression/{gpus}gpu/{days}d: {} series, {n} samples, {bytes} bytes on disk = {:.3} bytes/sample \
              (blocks alone {:.3}); raw (i64,f64) = 16 bytes/sample, ratio {:.1}x",

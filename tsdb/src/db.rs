@@ -119,6 +119,22 @@ pub struct Stats {
     pub head_bytes: usize,
     /// Oldest and newest timestamp stored, if any.
     pub time_range: Option<(i64, i64)>,
+    /// Bytes of every file in the database directory (blocks, WAL,
+    /// registry, lock).
+    pub disk_bytes: u64,
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 struct Inner {
@@ -645,6 +661,7 @@ impl Db {
             widen(a, b);
         }
         st.time_range = range;
+        st.disk_bytes = dir_bytes(&self.dir);
         st
     }
 

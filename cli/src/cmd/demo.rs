@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use minetsdb::{Db, Matcher, Options, Sample};
-use minetsdb_collectors::sim::{Rig, RigConfig};
+use minetsdb::{Db, Matcher, Options};
+use minetsdb_collectors::sim::{backfill_into, Rig, RigConfig};
 
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
@@ -44,11 +44,6 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         gpus: a.gpus,
         ..RigConfig::default()
     });
-    let refs = rig
-        .series()
-        .iter()
-        .map(|l| db.series_ref(l))
-        .collect::<Result<Vec<_>, _>>()?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .context("system clock before 1970")?
@@ -56,26 +51,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let end = now - now % 60_000;
     let start = end - i64::from(a.days) * 86_400_000;
     let began = Instant::now();
-    let mut batch = Vec::new();
-    let mut values = Vec::new();
-    let mut total = 0usize;
-    let mut t = start;
-    let step = rig.config().scrape_interval_ms;
-    while t < end {
-        let scrape = rig.scrape(t);
-        values.clear();
-        values.extend(scrape.samples.iter().map(|(_, v)| *v));
-        for (r, v) in refs.iter().zip(&values) {
-            batch.push((*r, Sample::new(scrape.t, *v)));
-        }
-        // One fsync per simulated hour.
-        if batch.len() >= 60 * refs.len() {
-            total += db.append(&batch)?.appended;
-            batch.clear();
-        }
-        t += step;
-    }
-    total += db.append(&batch)?.appended;
+    // One append (one fsync) per simulated hour.
+    let total = backfill_into(&mut rig, &db, start, end, 60, |_| {})?;
     db.flush()?;
     let took = began.elapsed();
     println!(
@@ -83,7 +60,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         a.days,
         a.gpus,
         total,
-        refs.len(),
+        rig.series().len(),
         took
     );
     super::stats::print_stats(&db);

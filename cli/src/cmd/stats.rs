@@ -35,7 +35,7 @@ pub fn print_stats(db: &minetsdb::Db) {
         println!("time range    {} .. {}", fmt_time(a), fmt_time(b));
     }
     if st.block_samples > 0 {
-        let files = dir_bytes(db.path());
+        let files = st.disk_bytes;
         println!(
             "on disk       {} bytes: {:.3} bytes/sample in blocks, {:.3} bytes/sample all files",
             files,
@@ -52,20 +52,6 @@ pub fn print_stats(db: &minetsdb::Db) {
             d.what
         );
     }
-}
-
-fn dir_bytes(p: &std::path::Path) -> u64 {
-    let mut n = 0;
-    if let Ok(rd) = std::fs::read_dir(p) {
-        for e in rd.flatten() {
-            match e.metadata() {
-                Ok(m) if m.is_dir() => n += dir_bytes(&e.path()),
-                Ok(m) => n += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    n
 }
 
 /// RFC 3339 UTC, to the second.

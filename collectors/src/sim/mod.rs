@@ -23,6 +23,7 @@
 //! assert_eq!(scrapes[0].samples.len(), rig.series().len());
 //! ```
 
+mod fill;
 mod gpu;
 mod model;
 mod pool;
@@ -31,6 +32,7 @@ mod series;
 
 use minetsdb::Labels;
 
+pub use fill::backfill_into;
 use gpu::{Gpu, Phase, Step};
 pub use model::{GpuModel, MODELS};
 use pool::Pool;

@@ -1,0 +1,87 @@
+//! The `minetsdb` binary end to end: exit codes and what it prints.
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_minetsdb"))
+}
+
+#[test]
+fn demo_then_stats_then_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo");
+    let out = bin()
+        .args(["demo", "--days", "2", "--gpus", "2", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Simulated 2 days of a 2-GPU rig"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("avg W"), "{stdout}");
+
+    let out = bin().arg("stats").arg("--db").arg(&db).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.contains("bytes/sample"), "{stdout}");
+
+    let out = bin().arg("check").arg("--db").arg(&db).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // A second demo into the same directory refuses to mix data.
+    let out = bin()
+        .args(["demo", "--days", "1", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already holds a database"));
+
+    // Damage one block: check names the file and exits 1.
+    let blk = std::fs::read_dir(db.join("blocks"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut b = std::fs::read(&blk).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 0xff;
+    std::fs::write(&blk, b).unwrap();
+    let out = bin().arg("check").arg("--db").arg(&db).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains(".blk"), "{stdout}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_missing_db_exits_1() {
+    let out = bin().arg("no-such-command").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = bin()
+        .args(["stats", "--db", "/nonexistent/minetsdb"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("minetsdb: ") && err.contains("/nonexistent/minetsdb"),
+        "{err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "errors are one line: {err}"
+    );
+}
