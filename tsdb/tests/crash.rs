@@ -142,3 +142,70 @@ fn kill_at_random_moments_loses_nothing_acknowledged() {
         "child barely ran; test is not testing"
     );
 }
+
+/// Readers beside a live writer process: while the child appends (and cuts
+/// blocks, rotating and deleting WAL segments), the parent opens read-only
+/// again and again; every open must succeed and show every batch that was
+/// acknowledged before it began, with the right values.
+#[test]
+fn readers_see_every_acknowledged_batch_while_writer_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(&exe)
+        .args(["crash_child", "--exact", "--nocapture", "--test-threads=1"])
+        .env("MINETSDB_CRASH_CHILD", dir.path())
+        .env("MINETSDB_CRASH_START", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(-1));
+    let acked2 = acked.clone();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if let Some(n) = line.strip_prefix("ack ") {
+                acked2.store(n.parse().unwrap(), std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mut opens = 0;
+    let mut max_seen = 0;
+    while Instant::now() < deadline {
+        let before = acked.load(std::sync::atomic::Ordering::SeqCst);
+        if before < 0 {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        let db = Db::open_read_only(dir.path(), opts()).unwrap();
+        for s in [0usize, SERIES - 1] {
+            let got: Vec<Sample> = db
+                .select(&[Matcher::equal("s", &s.to_string())], ..)
+                .unwrap()
+                .flat_map(|r| r.unwrap().samples)
+                .collect();
+            let have: BTreeSet<u64> = got.iter().map(|x| (x.t / 60_000) as u64).collect();
+            for b in 0..=before as u64 {
+                assert!(
+                    have.contains(&b),
+                    "open {opens}: series {s} lacks acknowledged batch {b}"
+                );
+            }
+            for smp in &got {
+                assert_eq!(smp.v.to_bits(), value((smp.t / 60_000) as u64, s).to_bits());
+            }
+            max_seen = max_seen.max(have.len());
+        }
+        opens += 1;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap();
+    eprintln!("{opens} read-only opens beside the writer, up to {max_seen} batches seen");
+    assert!(
+        opens >= 10 && max_seen > 80,
+        "writer or reader barely ran: {opens} opens, {max_seen} batches"
+    );
+}
