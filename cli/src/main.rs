@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod duration;
 mod paths;
 
 /// One binary, one database: GPU telemetry, pool and miner stats, queries,
@@ -28,6 +29,8 @@ enum Command {
     Stats(cmd::stats::Args),
     /// Verify every checksum of every file of a database.
     Check(cmd::check::Args),
+    /// Merge blocks into longer ones and apply retention.
+    Compact(cmd::compact::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cmd::demo::run(a),
         Command::Stats(a) => cmd::stats::run(a),
         Command::Check(a) => cmd::check::run(a),
+        Command::Compact(a) => cmd::compact::run(a),
     };
     match res {
         Ok(code) => code,

@@ -137,14 +137,14 @@ fn dir_bytes(p: &Path) -> u64 {
         .sum()
 }
 
-struct Inner {
+pub(crate) struct Inner {
     registry: Registry,
-    head: Head,
-    blocks: Vec<Arc<Block>>,
+    pub(crate) head: Head,
+    pub(crate) blocks: Vec<Arc<Block>>,
     /// Per series, the newest timestamp held in any block.
     blocks_max_t: Vec<i64>,
     wal: Option<wal::WalWriter>,
-    next_seq: u64,
+    pub(crate) next_seq: u64,
     poisoned: Option<String>,
     report: OpenReport,
     /// Last block chunk decoded by the duplicate check (backfill reads
@@ -158,10 +158,12 @@ struct Inner {
 /// See the crate documentation for an example. A `Db` is `Send + Sync`:
 /// appends are serialised internally, and selects run beside them.
 pub struct Db {
-    dir: PathBuf,
-    opts: Options,
-    read_only: bool,
-    inner: RwLock<Inner>,
+    pub(crate) dir: PathBuf,
+    pub(crate) opts: Options,
+    pub(crate) read_only: bool,
+    pub(crate) inner: RwLock<Inner>,
+    /// Serialises compactions; appends never take it.
+    pub(crate) compacting: std::sync::Mutex<()>,
     _lock: Option<DirLock>,
 }
 
@@ -191,7 +193,7 @@ fn damage_of(e: &Error) -> Damage {
     }
 }
 
-fn window_start(t: i64, span: i64) -> i64 {
+pub(crate) fn window_start(t: i64, span: i64) -> i64 {
     t.div_euclid(span).saturating_mul(span)
 }
 
@@ -215,7 +217,7 @@ impl Db {
             .report
             .damage
             .extend(inner.registry.damage.iter().cloned());
-        inner.load_blocks(&blocks_dir)?;
+        inner.load_blocks(&blocks_dir, true)?;
         inner.reserve_block_ids();
         let wal_dir = dir.join("wal");
         let rep = wal::replay(&wal_dir, wal::ReplayMode::Repair, |at, rec| {
@@ -232,6 +234,7 @@ impl Db {
             opts,
             read_only: false,
             inner: RwLock::new(inner),
+            compacting: std::sync::Mutex::new(()),
             _lock: Some(lock),
         };
         {
@@ -301,7 +304,7 @@ impl Db {
             .report
             .damage
             .extend(inner.registry.damage.iter().cloned());
-        inner.load_blocks(&dir.join("blocks"))?;
+        inner.load_blocks(&dir.join("blocks"), false)?;
         if let Some(rep) = rep {
             inner.add_wal_report(&rep);
         }
@@ -315,17 +318,18 @@ impl Db {
             opts,
             read_only: true,
             inner: RwLock::new(inner),
+            compacting: std::sync::Mutex::new(()),
             _lock: None,
         })
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Inner> {
         // A panic while holding the lock cannot leave Inner half-updated in
         // a way reads care about; keep serving.
         self.inner.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> Result<RwLockWriteGuard<'_, Inner>> {
+    pub(crate) fn write(&self) -> Result<RwLockWriteGuard<'_, Inner>> {
         if self.read_only {
             return Err(Error::ReadOnly);
         }
@@ -467,7 +471,7 @@ impl Db {
 
     /// Cuts head windows whose span (plus the out-of-order grace) is over,
     /// or everything when the head has reached its size bound.
-    fn maybe_cut(&self, inner: &mut Inner) -> Result<()> {
+    pub(crate) fn maybe_cut(&self, inner: &mut Inner) -> Result<()> {
         let (Some(min_t), Some(max_t)) = (inner.head.min_t(), inner.head.max_t()) else {
             return Ok(());
         };
@@ -554,7 +558,7 @@ impl Db {
         let blocks_dir = self.dir.join("blocks");
         for w in windows {
             let end = w.saturating_add(span);
-            let mut b = BlockBuilder::new(0, self.opts.max_chunk_samples);
+            let mut b = BlockBuilder::new(0, self.opts.max_chunk_samples, span);
             for (id, s) in taken {
                 let a = s.ts.partition_point(|&t| t < w);
                 let z = s.ts.partition_point(|&t| t < end);
@@ -737,41 +741,90 @@ impl Inner {
         }
     }
 
-    fn load_blocks(&mut self, dir: &Path) -> Result<()> {
-        let rd = match std::fs::read_dir(dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io("read directory", dir, e)),
+    /// Opens every block in `dir`. Blocks named as sources by another block
+    /// were replaced by it (a compaction that stopped before deleting its
+    /// inputs): they are not read, and a writer deletes them, finishing the
+    /// compaction. A block that vanishes between listing and opening was
+    /// replaced by one the listing may have missed, so the listing is
+    /// retried.
+    fn load_blocks(&mut self, dir: &Path, writable: bool) -> Result<()> {
+        let mut attempt = 0;
+        let (opened, damage) = loop {
+            attempt += 1;
+            let rd = match std::fs::read_dir(dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(Error::io("read directory", dir, e)),
+            };
+            let mut found = Vec::new();
+            for ent in rd {
+                let ent = ent.map_err(|e| Error::io("read directory", dir, e))?;
+                if let Some(seq) = ent.file_name().to_str().and_then(block::parse_file_name) {
+                    found.push((seq, ent.path()));
+                }
+            }
+            found.sort();
+            let mut opened = Vec::new();
+            let mut damage = Vec::new();
+            let mut vanished = false;
+            for (seq, path) in found {
+                self.next_seq = self.next_seq.max(seq + 1);
+                match Block::open(&path, seq) {
+                    Ok(b) => opened.push(b),
+                    Err(Error::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        vanished = true;
+                    }
+                    Err(e @ (Error::Corrupt { .. } | Error::UnsupportedVersion { .. })) => {
+                        damage.push((seq, path.clone(), e));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            if !vanished || attempt >= 5 {
+                break (opened, damage);
+            }
         };
-        let mut found = Vec::new();
-        for ent in rd {
-            let ent = ent.map_err(|e| Error::io("read directory", dir, e))?;
-            let name = ent.file_name();
-            if let Some(seq) = name.to_str().and_then(block::parse_file_name) {
-                found.push((seq, ent.path()));
+        let replaced: std::collections::HashSet<u64> = opened
+            .iter()
+            .flat_map(|b| b.sources.iter().copied())
+            .collect();
+        for &s in &replaced {
+            self.next_seq = self.next_seq.max(s + 1);
+        }
+        let mut stale = Vec::new();
+        for b in opened {
+            if replaced.contains(&b.seq) {
+                stale.push(dir.join(block::file_name(b.seq)));
+            } else {
+                self.add_block(Arc::new(b));
             }
         }
-        found.sort();
-        for (seq, path) in found {
-            self.next_seq = self.next_seq.max(seq + 1);
-            match Block::open(&path, seq) {
-                Ok(b) => self.add_block(Arc::new(b)),
-                // Removed by a concurrent compaction between listing and
-                // opening: its data is in the block that replaced it.
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e @ (Error::Corrupt { .. } | Error::UnsupportedVersion { .. })) => {
-                    self.report.damage.push(Damage {
-                        file: path.clone(),
-                        offset: match &e {
-                            Error::Corrupt { offset, .. } => *offset,
-                            _ => 0,
-                        },
-                        len: 0,
-                        what: format!("block not read: {e}"),
-                    });
-                }
-                Err(e) => return Err(e),
+        for (seq, path, e) in damage {
+            if replaced.contains(&seq) {
+                stale.push(path);
+                continue;
             }
+            self.report.damage.push(Damage {
+                offset: match &e {
+                    Error::Corrupt { offset, .. } => *offset,
+                    _ => 0,
+                },
+                file: path,
+                len: 0,
+                what: format!("block not read: {e}"),
+            });
+        }
+        if writable && !stale.is_empty() {
+            for p in &stale {
+                match std::fs::remove_file(p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io("remove", p, e)),
+                }
+            }
+            crate::fs::sync_dir(dir)?;
         }
         self.report.blocks = self.blocks.len();
         Ok(())
@@ -784,7 +837,7 @@ impl Inner {
         }
     }
 
-    fn add_block(&mut self, b: Arc<Block>) {
+    pub(crate) fn add_block(&mut self, b: Arc<Block>) {
         for id in b.series_ids() {
             let i = id as usize;
             if self.blocks_max_t.len() <= i {
@@ -986,7 +1039,7 @@ impl SeriesIter {
 
 /// Merges time-ordered runs into one, keeping the last-given run's sample
 /// where timestamps repeat (the head, then newer blocks, win).
-fn merge_runs(mut runs: Vec<Vec<Sample>>) -> Vec<Sample> {
+pub(crate) fn merge_runs(mut runs: Vec<Vec<Sample>>) -> Vec<Sample> {
     if runs.len() <= 1 {
         return runs.pop().unwrap_or_default();
     }

@@ -39,6 +39,7 @@
 mod block;
 mod chunk;
 pub(crate) mod codec;
+mod compact;
 mod db;
 mod error;
 mod frame;
@@ -52,6 +53,7 @@ mod registry;
 pub(crate) mod wal;
 
 pub use chunk::ChunkSummary;
+pub use compact::CompactReport;
 pub use db::{
     AppendReport, Conflict, Db, OpenReport, Sample, Series, SeriesIter, SeriesRef, Stats,
 };

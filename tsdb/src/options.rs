@@ -20,7 +20,17 @@ pub struct Options {
     /// Bound on samples held in the head; reaching it cuts the head into
     /// blocks early, keeping memory bounded whatever the ingest rate.
     pub max_head_samples: usize,
+    /// Spans of the compaction levels above level 0, ascending, in ms; each
+    /// a multiple of the one before (and of `block_span_ms`). Complete
+    /// windows of each span are merged into one block. Default: 7 days,
+    /// 28 days.
+    pub compaction_spans_ms: Vec<i64>,
+    /// Samples older than this (before the newest sample minus it) are
+    /// dropped by compaction; `None` keeps everything.
+    pub retention_ms: Option<i64>,
 }
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
 
 impl Default for Options {
     fn default() -> Self {
@@ -30,6 +40,8 @@ impl Default for Options {
             max_chunk_samples: 4096,
             wal_segment_bytes: 64 << 20,
             max_head_samples: 8_000_000,
+            compaction_spans_ms: vec![7 * DAY_MS, 28 * DAY_MS],
+            retention_ms: None,
         }
     }
 }
@@ -51,6 +63,16 @@ impl Options {
         }
         if self.max_head_samples == 0 {
             return bad("max_head_samples must be positive");
+        }
+        let mut prev = self.block_span_ms;
+        for &s in &self.compaction_spans_ms {
+            if s <= prev || s % prev != 0 {
+                return bad("each compaction span must be a larger multiple of the one before (and of block_span_ms)");
+            }
+            prev = s;
+        }
+        if self.retention_ms.is_some_and(|r| r <= 0) {
+            return bad("retention_ms must be positive");
         }
         Ok(())
     }

@@ -14,6 +14,7 @@ fn opts() -> Options {
     o.block_span_ms = 100 * 60_000;
     o.out_of_order_grace_ms = 0;
     o.max_chunk_samples = 32;
+    o.compaction_spans_ms = vec![200 * 60_000];
     o
 }
 

@@ -1,4 +1,5 @@
 //! One module per subcommand: its arguments and its `run`.
 pub mod check;
+pub mod compact;
 pub mod demo;
 pub mod stats;

@@ -12,9 +12,12 @@ pub(crate) use writer::BlockBuilder;
 
 pub(crate) const MAGIC: &[u8; 8] = b"MTSDBBLK";
 pub(crate) const END_MAGIC: &[u8; 8] = b"MTSDBEND";
-/// Versions of the block format; a reader rejects any other with a message
-/// that names the file and both versions.
-pub(crate) const VERSION: u32 = 1;
+/// The block format version this build writes. Version 1 (no source list
+/// in the index) is still read; any other version is rejected with a
+/// message naming the file and the versions understood.
+pub(crate) const VERSION: u32 = 2;
+/// Versions this build reads.
+pub(crate) const READABLE: [u32; 2] = [1, 2];
 pub(crate) const HEADER_LEN: usize = 16;
 pub(crate) const FOOTER_LEN: usize = 68;
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-use super::{END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
+use super::{END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, READABLE};
 use crate::chunk::ChunkSummary;
 use crate::codec::varint::Cursor;
 use crate::codec::{decode_timestamps, decode_values, ValueCodec, MAX_CHUNK_SAMPLES};
@@ -57,6 +57,9 @@ pub(crate) struct Block {
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
     pub(crate) n_samples: u64,
+    /// Sequence numbers of the blocks this one replaced (compaction,
+    /// retention); those are deleted once this one is published.
+    pub(crate) sources: Vec<u64>,
     cols: Vec<ColMeta>,
     /// (series id, first chunk, end chunk), ascending by id.
     series: Vec<(SeriesId, u32, u32)>,
@@ -97,11 +100,11 @@ impl Block {
             return Err(corrupt(0, "bad magic, not a block file"));
         }
         let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
-        if version != VERSION {
+        if !READABLE.contains(&version) {
             return Err(Error::UnsupportedVersion {
                 file: path.clone(),
                 found: version,
-                supported: VERSION.to_string(),
+                supported: "1, 2".to_string(),
             });
         }
         let fstart = b.len() - FOOTER_LEN;
@@ -142,6 +145,16 @@ impl Block {
         let min_t = c.varint().ok_or_else(|| bad(&c, "min time"))?;
         let max_t = c.varint().ok_or_else(|| bad(&c, "max time"))?;
         let n_samples = c.uvarint().ok_or_else(|| bad(&c, "sample count"))?;
+        let mut sources = Vec::new();
+        if version >= 2 {
+            let n = c.uvarint().ok_or_else(|| bad(&c, "source count"))? as usize;
+            if n > c.remaining() {
+                return Err(bad(&c, "source count larger than index"));
+            }
+            for _ in 0..n {
+                sources.push(c.uvarint().ok_or_else(|| bad(&c, "source block"))?);
+            }
+        }
         let ncols = c.uvarint().ok_or_else(|| bad(&c, "column count"))? as usize;
         if ncols > c.remaining() {
             return Err(bad(&c, "column count larger than index"));
@@ -232,6 +245,7 @@ impl Block {
             min_t,
             max_t,
             n_samples,
+            sources,
             cols,
             series,
             chunks,

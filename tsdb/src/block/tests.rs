@@ -28,7 +28,7 @@ fn build() -> (Vec<u8>, Columns) {
             vec![-0.0, f64::INFINITY, f64::from_bits(1)],
         ),
     ];
-    let mut b = BlockBuilder::new(0, 128);
+    let mut b = BlockBuilder::new(0, 128, i64::MAX);
     for (id, ts, vs) in &series {
         b.add_series(*id, ts, vs);
     }

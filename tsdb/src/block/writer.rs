@@ -34,11 +34,16 @@ pub(crate) struct BlockBuilder {
     min_t: i64,
     max_t: i64,
     n_samples: u64,
+    /// Chunks never cross a multiple of this (ms), so chunk summaries line
+    /// up with day (or span) windows and series scraped together share
+    /// their timestamp columns.
+    chunk_span: i64,
+    sources: Vec<u64>,
     scratch: Vec<u8>,
 }
 
 impl BlockBuilder {
-    pub(crate) fn new(level: u8, max_chunk_samples: usize) -> BlockBuilder {
+    pub(crate) fn new(level: u8, max_chunk_samples: usize, chunk_span_ms: i64) -> BlockBuilder {
         BlockBuilder {
             level,
             max_chunk: max_chunk_samples.clamp(1, MAX_CHUNK_SAMPLES),
@@ -52,8 +57,14 @@ impl BlockBuilder {
             min_t: i64::MAX,
             max_t: i64::MIN,
             n_samples: 0,
+            chunk_span: chunk_span_ms.max(1),
+            sources: Vec::new(),
             scratch: Vec::new(),
         }
+    }
+
+    pub(crate) fn n_samples(&self) -> u64 {
+        self.n_samples
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -76,9 +87,10 @@ impl BlockBuilder {
         self.last_id = Some(id);
         self.n_series += 1;
         put_uvarint(&mut self.index, delta);
-        let n_chunks = ts.len().div_ceil(self.max_chunk);
-        put_uvarint(&mut self.index, n_chunks as u64);
-        for (cts, cvs) in ts.chunks(self.max_chunk).zip(vs.chunks(self.max_chunk)) {
+        let bounds = self.chunk_bounds(ts);
+        put_uvarint(&mut self.index, (bounds.len() - 1) as u64);
+        for w in bounds.windows(2) {
+            let (cts, cvs) = (&ts[w[0]..w[1]], &vs[w[0]..w[1]]);
             let col = self.column(cts);
             self.scratch.clear();
             let codec = encode_values(cvs, &mut self.scratch);
@@ -93,6 +105,29 @@ impl BlockBuilder {
         self.min_t = self.min_t.min(ts[0]);
         self.max_t = self.max_t.max(ts[ts.len() - 1]);
         self.n_samples += ts.len() as u64;
+    }
+
+    /// Start offsets of each chunk of `ts`, plus `ts.len()`: a new chunk at
+    /// every multiple of the chunk span and every `max_chunk` samples.
+    fn chunk_bounds(&self, ts: &[i64]) -> Vec<usize> {
+        let mut b = vec![0];
+        let mut start = 0;
+        while start < ts.len() {
+            let window_end = ts[start]
+                .div_euclid(self.chunk_span)
+                .saturating_add(1)
+                .saturating_mul(self.chunk_span);
+            let by_time = start + ts[start..].partition_point(|&t| t < window_end);
+            let end = by_time.min(start + self.max_chunk).max(start + 1);
+            b.push(end);
+            start = end;
+        }
+        b
+    }
+
+    /// Records the blocks this one replaces.
+    pub(crate) fn set_sources(&mut self, seqs: Vec<u64>) {
+        self.sources = seqs;
     }
 
     fn column(&mut self, ts: &[i64]) -> u32 {
@@ -126,6 +161,10 @@ impl BlockBuilder {
         put_varint(&mut idx, min_t);
         put_varint(&mut idx, max_t);
         put_uvarint(&mut idx, self.n_samples);
+        put_uvarint(&mut idx, self.sources.len() as u64);
+        for s in &self.sources {
+            put_uvarint(&mut idx, *s);
+        }
         put_uvarint(&mut idx, self.cols.len() as u64);
         for c in &self.cols {
             put_uvarint(&mut idx, u64::from(c.n));

@@ -1,0 +1,45 @@
+//! `minetsdb compact`: merge blocks into longer ones and apply retention.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+/// Arguments of `compact`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Database directory [default: $XDG_DATA_HOME/minetsdb]
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Drop samples older than this before the newest one (e.g. 5y, 90d).
+    #[arg(long, value_parser = crate::duration::parse_ms)]
+    retention: Option<i64>,
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let dir = a.db.unwrap_or_else(crate::paths::default_db);
+    let mut opts = minetsdb::Options::default();
+    opts.retention_ms = a.retention;
+    let db =
+        minetsdb::Db::open(&dir, opts).with_context(|| format!("opening {}", dir.display()))?;
+    let before = db.stats();
+    let rep = db
+        .compact()
+        .with_context(|| format!("compacting {}", dir.display()))?;
+    let after = db.stats();
+    println!(
+        "blocks {} -> {} ({} written, {} removed), block bytes {} -> {}{}",
+        before.blocks,
+        after.blocks,
+        rep.blocks_written,
+        rep.blocks_removed,
+        rep.bytes_before,
+        rep.bytes_after,
+        if rep.samples_dropped > 0 {
+            format!(", {} samples past retention dropped", rep.samples_dropped)
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
