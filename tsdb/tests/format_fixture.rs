@@ -5,7 +5,9 @@
 //! version error if old files are dropped, which needs a decision).
 //!
 //! Regenerate only for a new format version, into a new directory:
-//! `MINETSDB_WRITE_FIXTURE=tests/fixtures/vN_db cargo test -p minetsdb --test format_fixture -- write_fixture`
+//! `MINETSDB_WRITE_FIXTURE=$PWD/tests/fixtures/vN_db [MINETSDB_FIXTURE_COMPACT=1] cargo test -p minetsdb --test format_fixture -- write_fixture`
+//! (`v2_db` was written with `MINETSDB_FIXTURE_COMPACT=1` and 4-hour
+//! compaction windows, so it holds a level-1 block with sources.)
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,7 @@ fn opts() -> Options {
     o.block_span_ms = 3_600_000;
     o.out_of_order_grace_ms = 60_000;
     o.max_chunk_samples = 50;
+    o.compaction_spans_ms = vec![4 * 3_600_000];
     o
 }
 
@@ -65,8 +68,25 @@ fn expected() -> Vec<(Labels, Vec<Sample>)> {
     ]
 }
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/v1_db")
+/// Version 2 adds a series backfilled into the window before `T0`, so that
+/// window holds two blocks and compaction merges them into one with sources.
+fn expected_v2() -> Vec<(Labels, Vec<Sample>)> {
+    let mut e = expected();
+    let l = Labels::new("pool_unpaid_balance", &[("pool", "ethermine")]).unwrap();
+    e.push((
+        l,
+        (1..=5)
+            .map(|i| Sample::new(T0 - i * 600_000, 0.01 * i as f64))
+            .rev()
+            .collect(),
+    ));
+    e
+}
+
+fn fixture_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 #[test]
@@ -92,15 +112,33 @@ fn write_fixture() {
             .collect();
         db.append_labeled(&batch).unwrap();
     }
+    // Version 2 fixtures hold a compacted block (with a source list).
+    if std::env::var_os("MINETSDB_FIXTURE_COMPACT").is_some() {
+        let (l, s) = expected_v2().pop().unwrap();
+        let batch: Vec<(Labels, Sample)> = s.into_iter().map(|x| (l.clone(), x)).collect();
+        db.append_labeled(&batch).unwrap();
+        let rep = db.compact().unwrap();
+        assert_eq!(rep.blocks_written, 1, "{rep:?}");
+    }
     drop(db);
     std::fs::remove_file(Path::new(&dir).join("LOCK")).unwrap();
 }
 
 #[test]
 fn version_1_fixture_reads_back_exactly() {
+    reads_back_exactly("v1_db", expected());
+}
+
+/// Block format 2: a compacted block naming its sources.
+#[test]
+fn version_2_fixture_reads_back_exactly() {
+    reads_back_exactly("v2_db", expected_v2());
+}
+
+fn reads_back_exactly(name: &str, expected: Vec<(Labels, Vec<Sample>)>) {
     // Copy first: nothing may write into the checked-in files.
     let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&fixture_dir(), tmp.path());
+    copy_dir(&fixture_dir(name), tmp.path());
     let before = snapshot(tmp.path());
     let db = Db::open_read_only(tmp.path(), opts()).unwrap();
     assert!(
@@ -113,7 +151,8 @@ fn version_1_fixture_reads_back_exactly() {
         st.blocks >= 1 && st.head_samples > 0,
         "fixture should hold blocks and a WAL: {st:?}"
     );
-    for (labels, want) in expected() {
+    let first = expected[0].0.clone();
+    for (labels, want) in expected {
         let got: Vec<Sample> = db
             .select(&[Matcher::metric(labels.metric_name())], ..)
             .unwrap()
@@ -131,9 +170,8 @@ fn version_1_fixture_reads_back_exactly() {
     assert_eq!(before, snapshot(tmp.path()), "read-only open changed files");
     // A writer opens it too, and appends after the old data.
     let db = Db::open(tmp.path(), opts()).unwrap();
-    let l = expected()[0].0.clone();
     assert_eq!(
-        db.append_labeled(&[(l, Sample::new(T0 + 100 * 60_000, 1.0))])
+        db.append_labeled(&[(first, Sample::new(T0 + 100 * 60_000, 1.0))])
             .unwrap()
             .appended,
         1
