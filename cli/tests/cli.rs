@@ -31,6 +31,10 @@ fn demo_then_stats_then_check() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(stdout.contains("bytes/sample"), "{stdout}");
+    assert!(
+        stdout.contains("biggest series") && stdout.contains("uuid"),
+        "{stdout}"
+    );
 
     let out = bin().arg("check").arg("--db").arg(&db).output().unwrap();
     assert!(
@@ -63,6 +67,36 @@ fn demo_then_stats_then_check() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains(".blk"), "{stdout}");
+
+    // Repair sets it aside, keeps the rest, and check is clean after.
+    let samples_before = stats_samples(&db);
+    let out = bin()
+        .args(["check", "--repair", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("moved aside"), "{stdout}");
+    assert_eq!(std::fs::read_dir(db.join("damaged")).unwrap().count(), 1);
+    let after = stats_samples(&db);
+    assert!(
+        after > 0 && after < samples_before,
+        "{after} of {samples_before} kept"
+    );
+    let out = bin().arg("check").arg("--db").arg(&db).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+fn stats_samples(db: &std::path::Path) -> u64 {
+    let out = bin().arg("stats").arg("--db").arg(db).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = stdout.lines().find(|l| l.starts_with("samples")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]

@@ -122,6 +122,8 @@ pub struct Stats {
     /// Bytes of every file in the database directory (blocks, WAL,
     /// registry, lock).
     pub disk_bytes: u64,
+    /// Number of blocks at each compaction level.
+    pub blocks_per_level: std::collections::BTreeMap<u8, usize>,
 }
 
 fn dir_bytes(p: &Path) -> u64 {
@@ -655,6 +657,7 @@ impl Db {
             })
         };
         for b in &inner.blocks {
+            *st.blocks_per_level.entry(b.level).or_default() += 1;
             st.block_samples += b.n_samples;
             st.block_bytes += b.file_size();
             if b.n_samples > 0 {
@@ -715,6 +718,46 @@ impl Db {
             }
         }
         Ok((n, sum))
+    }
+
+    /// Samples stored per series (blocks and head), largest first.
+    pub fn series_sample_counts(&self) -> Vec<(Labels, u64)> {
+        let inner = self.read();
+        let mut counts: HashMap<SeriesId, u64> = HashMap::new();
+        for b in &inner.blocks {
+            for id in b.series_ids() {
+                let n: u64 = b
+                    .chunks_of(id)
+                    .iter()
+                    .map(|c| u64::from(c.summary.count))
+                    .sum();
+                *counts.entry(id).or_default() += n;
+            }
+        }
+        for id in inner.registry.all_ids() {
+            let n = inner.head.range(id, i64::MIN, i64::MAX).len() as u64;
+            if n > 0 {
+                *counts.entry(id).or_default() += n;
+            }
+        }
+        let mut v: Vec<(Labels, u64)> = counts
+            .into_iter()
+            .filter_map(|(id, n)| inner.registry.labels(id).map(|l| (l.clone(), n)))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Distinct values per label name, most first.
+    pub fn label_cardinality(&self) -> Vec<(String, usize)> {
+        let inner = self.read();
+        let mut v: Vec<(String, usize)> = inner
+            .registry
+            .label_names()
+            .map(|n| (n.to_string(), inner.registry.label_values(n).count()))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
     }
 
     /// Decodes every block column and chunk, verifying every checksum;

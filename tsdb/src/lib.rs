@@ -50,6 +50,7 @@ mod matcher;
 mod mmap;
 mod options;
 mod registry;
+mod repair;
 pub(crate) mod wal;
 
 pub use chunk::ChunkSummary;
@@ -62,6 +63,7 @@ pub use labels::{check_label_name, check_metric_name, Label, Labels, METRIC_NAME
 pub use matcher::{MatchOp, Matcher};
 pub use options::Options;
 pub use registry::{Damage, Metadata, MetricType};
+pub use repair::RepairReport;
 
 /// Decoders exposed for the fuzz targets in `fuzz/`; not a stable API.
 #[doc(hidden)]

@@ -1,9 +1,12 @@
-//! `minetsdb check`: decode everything, verify every checksum.
+//! `minetsdb check`: decode everything, verify every checksum; `--repair`
+//! sets damaged blocks aside (keeping their readable chunks) and cuts a
+//! torn WAL tail.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use minetsdb::{Db, Options};
 
 /// Arguments of `check`.
 #[derive(Debug, clap::Args)]
@@ -11,11 +14,36 @@ pub struct Args {
     /// Database directory [default: $XDG_DATA_HOME/minetsdb]
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Move damaged blocks to <db>/damaged/ (never deleting them), keep
+    /// their readable chunks in new blocks, and cut a torn WAL tail. Needs
+    /// the writer lock: stop `collect` first.
+    #[arg(long)]
+    repair: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let dir = a.db.unwrap_or_else(crate::paths::default_db);
-    let db = minetsdb::Db::open_read_only(&dir, minetsdb::Options::default())
+    if a.repair {
+        let db = Db::open(&dir, Options::default())
+            .with_context(|| format!("opening {} for repair", dir.display()))?;
+        for d in db.open_report().damage {
+            println!("{}: offset {}: {}", d.file.display(), d.offset, d.what);
+        }
+        let rep = db
+            .repair()
+            .with_context(|| format!("repairing {}", dir.display()))?;
+        for p in &rep.moved {
+            println!("moved aside: {}", p.display());
+        }
+        println!(
+            "repair: {} block(s) moved aside, {} salvaged, {} unreadable sample(s) left in the damaged files",
+            rep.moved.len(),
+            rep.salvaged_blocks,
+            rep.samples_lost
+        );
+        drop(db);
+    }
+    let db = Db::open_read_only(&dir, Options::default())
         .with_context(|| format!("opening {}", dir.display()))?;
     let mut problems = 0;
     for d in db.open_report().damage {
@@ -34,7 +62,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("{problems} problem(s) found");
+        println!(
+            "{problems} problem(s) found{}",
+            if a.repair {
+                ""
+            } else {
+                "; `minetsdb check --repair` sets damaged blocks aside"
+            }
+        );
         Ok(ExitCode::from(1))
     }
 }

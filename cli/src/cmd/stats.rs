@@ -11,6 +11,9 @@ pub struct Args {
     /// Database directory [default: $XDG_DATA_HOME/minetsdb]
     #[arg(long)]
     db: Option<PathBuf>,
+    /// How many of the biggest series and labels to list.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -18,6 +21,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let db = minetsdb::Db::open_read_only(&dir, minetsdb::Options::default())
         .with_context(|| format!("opening {}", dir.display()))?;
     print_stats(&db);
+    println!("\nbiggest series:");
+    for (l, n) in db.series_sample_counts().iter().take(a.top) {
+        println!("  {n:>12}  {l}");
+    }
+    println!("\nlabel cardinality (distinct values):");
+    for (name, n) in db.label_cardinality().iter().take(a.top) {
+        println!("  {n:>12}  {name}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -41,6 +52,20 @@ pub fn print_stats(db: &minetsdb::Db) {
             files,
             st.block_bytes as f64 / st.block_samples as f64,
             files as f64 / samples.max(1) as f64
+        );
+    }
+    if !st.blocks_per_level.is_empty() {
+        let levels: Vec<String> = st
+            .blocks_per_level
+            .iter()
+            .map(|(l, n)| format!("level {l}: {n}"))
+            .collect();
+        println!("blocks        {}", levels.join(", "));
+    }
+    if st.head_samples > 0 {
+        println!(
+            "head          {} samples in {} bytes of memory",
+            st.head_samples, st.head_bytes
         );
     }
     let rep = db.open_report();
