@@ -48,6 +48,7 @@ mod labels;
 mod matcher;
 mod mmap;
 mod options;
+pub mod promql;
 mod registry;
 pub(crate) mod wal;
 
