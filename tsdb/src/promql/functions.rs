@@ -24,6 +24,10 @@ macro_rules! funcs {
                 match self { $(Func::$v => $name,)* }
             }
         }
+        #[cfg(test)]
+        pub(crate) const ALL_NAMES: &[&str] = &[$($name,)*];
+        impl Func {
+        }
     };
 }
 

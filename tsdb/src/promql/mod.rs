@@ -282,8 +282,7 @@ pub fn query_instant<Q: Queryable + ?Sized>(
     check_options(opts)?;
     let run = || -> Result<Value> {
         let node = plan::parse(expr, t, t)?;
-        let mut ev = eval::Evaluator::new(q, t, t, 1, opts);
-        ev.instant(&node)
+        instant_plan(q, &node, t, opts)
     };
     run().map_err(|e| with_expr(expr, e))
 }
@@ -312,10 +311,29 @@ pub fn query_range<Q: Queryable + ?Sized>(
     }
     let run = || -> Result<Matrix> {
         let node = plan::parse(expr, start, end)?;
-        let mut ev = eval::Evaluator::new(q, start, end, step_ms, opts);
-        ev.range(&node)
+        range_plan(q, &node, start, end, step_ms, opts)
     };
     run().map_err(|e| with_expr(expr, e))
+}
+
+pub(crate) fn instant_plan<Q: Queryable + ?Sized>(
+    q: &Q,
+    node: &plan::Node,
+    t: i64,
+    opts: &QueryOptions,
+) -> Result<Value> {
+    eval::Evaluator::new(q, t, t, 1, opts).instant(node)
+}
+
+pub(crate) fn range_plan<Q: Queryable + ?Sized>(
+    q: &Q,
+    node: &plan::Node,
+    start: i64,
+    end: i64,
+    step_ms: i64,
+    opts: &QueryOptions,
+) -> Result<Matrix> {
+    eval::Evaluator::new(q, start, end, step_ms, opts).range(node)
 }
 
 impl Db {

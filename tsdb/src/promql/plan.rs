@@ -189,9 +189,28 @@ impl Node {
 /// Parses `expr` for a query running from `start` to `end` (ms).
 pub(crate) fn parse(expr: &str, start: i64, end: i64) -> Result<Node> {
     register_holt_winters();
-    let ast = pp::parse(expr).map_err(|e| query_err(format!("parse error: {e}")))?;
+    let ast = pp::parse(expr).map_err(|e| query_err(parse_error(expr, &e)))?;
     let l = Lower { start, end };
     l.lower(&ast)
+}
+
+/// promql-parser reports grammar errors as a bare "invalid promql query"
+/// (it drops the LR parser's error list), so the position is recovered
+/// here: the error lies after the longest prefix that parses on its own.
+/// Only the failing path pays for the extra parses.
+fn parse_error(expr: &str, msg: &str) -> String {
+    if !msg.starts_with("invalid promql query") {
+        return format!("parse error: {msg}");
+    }
+    let cuts: Vec<usize> = expr.char_indices().map(|(i, _)| i).skip(1).collect();
+    let good = cuts
+        .into_iter()
+        .rev()
+        .find(|&end| expr.get(..end).is_some_and(|p| pp::parse(p).is_ok()))
+        .unwrap_or(0);
+    let col = expr.get(..good).map(|p| p.chars().count()).unwrap_or(0) + 1;
+    let rest: String = expr.get(good..).unwrap_or("").chars().take(20).collect();
+    format!("parse error at or after character {col} ({rest:?}): {msg}")
 }
 
 /// promql-parser follows Prometheus 3, which renamed `holt_winters` to
@@ -528,4 +547,51 @@ pub(crate) fn absent_labels(arg: &Node) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Pins every selector and subquery without `@` to `t`, not descending into
+/// subqueries, as Prometheus' test runner does to check that `@` gives the
+/// same answer at any evaluation time. `false` when the expression calls a
+/// function whose result depends on the evaluation time itself.
+#[cfg(test)]
+pub(crate) fn pin_at(node: &mut Node, t: i64) -> bool {
+    match node {
+        Node::Num(_) | Node::Str(_) => true,
+        Node::Vector(sel) | Node::Matrix { sel, .. } => {
+            sel.at.get_or_insert(t);
+            true
+        }
+        Node::Subquery { at, .. } => {
+            at.get_or_insert(t);
+            true
+        }
+        Node::Neg(e) => pin_at(e, t),
+        Node::Binary { lhs, rhs, .. } => pin_at(lhs, t) & pin_at(rhs, t),
+        Node::Aggregate { expr, param, .. } => {
+            let p = param.as_deref_mut().is_none_or(|p| pin_at(p, t));
+            pin_at(expr, t) & p
+        }
+        Node::Call { func, args } => {
+            use super::functions::Func::*;
+            let unsafe_fn = matches!(
+                func,
+                DaysInMonth
+                    | DayOfMonth
+                    | DayOfWeek
+                    | DayOfYear
+                    | Hour
+                    | Minute
+                    | Month
+                    | Year
+                    | PredictLinear
+                    | Time
+                    | Timestamp
+            );
+            let mut ok = !unsafe_fn;
+            for a in args {
+                ok &= pin_at(a, t);
+            }
+            ok
+        }
+    }
 }

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use super::{query_instant, query_range, Metric, QueryOptions, Queryable, Value};
+use super::{instant_plan, range_plan, Metric, QueryOptions, Queryable, Value};
 use crate::db::{Sample, Series};
 use crate::error::Result;
 use crate::labels::{Label, Labels};
@@ -241,6 +241,8 @@ struct Eval {
 #[derive(Default, Debug)]
 pub(crate) struct Report {
     pub passed: usize,
+    /// Extra runs with selectors pinned by `@` (part of the passed evals).
+    pub pinned: usize,
     pub skipped: Vec<String>,
     pub failures: Vec<String>,
 }
@@ -275,9 +277,44 @@ fn check_vector(
     Ok(())
 }
 
-fn run_eval(store: &MemStore, ev: &Eval) -> std::result::Result<(), String> {
+/// Runs an eval as written, then (as Prometheus' runner does) with every
+/// selector pinned by `@` to the eval time, at other evaluation times.
+fn run_eval(store: &MemStore, ev: &Eval) -> std::result::Result<usize, String> {
+    let plan = super::plan::parse(&ev.expr, ev.t, ev.t).map_err(|e| e.to_string());
+    run_one(store, ev, &plan, ev.t)?;
+    // `@ start()`/`@ end()` would have to be re-resolved per time; skip.
+    if ev.expr.contains("start()") || ev.expr.contains("end()") {
+        return Ok(0);
+    }
+    let Ok(mut node) = plan else {
+        return Ok(0);
+    };
+    if !super::plan::pin_at(&mut node, ev.t) {
+        return Ok(0);
+    }
+    let times = if ev.t == 0 {
+        vec![-1000, 0, 1000]
+    } else {
+        vec![-10 * ev.t, 0, ev.t / 5, ev.t, 10 * ev.t]
+    };
+    for &t in &times {
+        run_one(store, ev, &Ok(node.clone()), t)
+            .map_err(|e| format!("pinned with @, at {t}: {e}"))?;
+    }
+    Ok(times.len())
+}
+
+fn run_one(
+    store: &MemStore,
+    ev: &Eval,
+    plan: &std::result::Result<super::plan::Node, String>,
+    t: i64,
+) -> std::result::Result<(), String> {
     let opts = QueryOptions::default();
-    let res = query_instant(store, &ev.expr, ev.t, &opts);
+    let res = match plan {
+        Ok(n) => instant_plan(store, n, t, &opts).map_err(|e| e.to_string()),
+        Err(e) => Err(e.clone()),
+    };
     let val = match (res, ev.fail) {
         (Err(_), true) => return Ok(()),
         (Ok(v), true) => return Err(format!("expected an error, got {v:?}")),
@@ -304,7 +341,8 @@ fn run_eval(store: &MemStore, ev: &Eval) -> std::result::Result<(), String> {
         other => return Err(format!("unexpected result type {other:?}")),
     }
     // The same query as a range query must agree at the middle step.
-    let mat = query_range(store, &ev.expr, ev.t - 60_000, ev.t + 60_000, 60_000, &opts)
+    let plan = plan.as_ref().map_err(|e| e.clone())?;
+    let mat = range_plan(store, plan, t - 60_000, t + 60_000, 60_000, &opts)
         .map_err(|e| format!("range mode error: {e}"))?;
     if ev.ordered {
         return Ok(());
@@ -314,7 +352,7 @@ fn run_eval(store: &MemStore, ev: &Eval) -> std::result::Result<(), String> {
         .filter_map(|s| {
             s.samples
                 .iter()
-                .find(|p| p.t == ev.t)
+                .find(|p| p.t == t)
                 .map(|p| (s.metric.clone(), p.v))
         })
         .collect();
@@ -446,7 +484,10 @@ pub(crate) fn run(script: &str, skip: &[(&str, &str)]) -> Report {
                 continue;
             }
             match run_eval(&store, &ev) {
-                Ok(()) => report.passed += 1,
+                Ok(pinned) => {
+                    report.passed += 1;
+                    report.pinned += pinned;
+                }
                 Err(e) => report
                     .failures
                     .push(format!("line {}: {}: {e}", ev.line, ev.expr)),
