@@ -299,6 +299,14 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
             return Err(query_err("timestamp() needs an argument"));
         };
         if let Node::Vector(sel) = arg {
+            // 2.42 quirk, kept for equal answers: with `@`, timestamp()
+            // replaces the selector's offset instead of adding to it, so
+            // `timestamp(x @ T offset o)` reads at T.
+            let pinned = sel.at.map(|_| Selector {
+                offset: 0,
+                ..sel.clone()
+            });
+            let sel = pinned.as_ref().unwrap_or(sel);
             let mut mat = self.select_instant(sel, true)?;
             for s in &mut mat {
                 s.metric = s.metric.without_name();

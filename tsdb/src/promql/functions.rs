@@ -133,7 +133,9 @@ pub(crate) fn prepare(func: Func, args: &[Node]) -> Result<Prepared> {
         Func::LabelReplace => {
             let dst = str_arg(args, 1)?;
             let re_src = str_arg(args, 4)?;
-            let re = Regex::new(&format!("^(?s:{re_src})$")).map_err(|_| {
+            // 2.42 anchors with `^(?:...)$` and no `s` flag: `.` does not
+            // match a newline here.
+            let re = Regex::new(&format!("^(?:{re_src})$")).map_err(|_| {
                 query_err(format!(
                     "invalid regular expression in label_replace(): {re_src}"
                 ))

@@ -352,3 +352,52 @@ fn db_binding() {
     assert_eq!(m[0].samples.len(), 6);
     assert!(close(m[0].samples[5].v, 1000.0));
 }
+
+/// Prometheus 2.42 evaluates `timestamp(x @ T offset o)` at T: the `@`
+/// handling replaces the offset. Kept so answers match.
+#[test]
+fn timestamp_with_at_ignores_offset_like_2_42() {
+    let pts: Vec<(i64, f64)> = (0..20).map(|i| (i * 10_000, i as f64)).collect();
+    let s = store(&[("g", &pts)]);
+    assert_eq!(one(&s, "timestamp(g @ 100 offset 50s)", 0), Some(100.0));
+    assert_eq!(one(&s, "timestamp(g offset 50s)", 100_000), Some(50.0));
+    assert_eq!(one(&s, "g @ 100 offset 50s", 0), Some(5.0));
+}
+
+#[test]
+fn instant_results_order_and_types() {
+    let mut s = MemStore::default();
+    for (gpu, v) in [("0", 3.0), ("1", 1.0), ("2", 2.0)] {
+        let l = Labels::new("t", &[("gpu", gpu)]).unwrap();
+        s.add(l, vec![Sample::new(0, v)]);
+    }
+    let q = |e: &str| query_instant(&s, e, 0, &QueryOptions::default()).unwrap();
+    let gpus = |v: Value| -> Vec<String> {
+        let Value::Vector(v) = v else { panic!("{v:?}") };
+        v.iter()
+            .map(|e| e.metric.get("gpu").unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(gpus(q("t")), ["0", "1", "2"]);
+    assert_eq!(gpus(q("sort(t)")), ["1", "2", "0"]);
+    assert_eq!(gpus(q("sort_desc(t)")), ["0", "2", "1"]);
+    assert_eq!(gpus(q("bottomk(2, t)")), ["1", "2"]);
+    assert_eq!(
+        gpus(q("-sort(t)")),
+        ["0", "1", "2"],
+        "only the outermost sort counts"
+    );
+    assert_eq!(q("1 + 2"), Value::Scalar(Sample::new(0, 3.0)));
+    assert_eq!(
+        q("\"hi\""),
+        Value::String {
+            t: 0,
+            value: "hi".into()
+        }
+    );
+    let Value::Matrix(m) = q("t[1m]") else {
+        panic!()
+    };
+    assert_eq!(m.len(), 3);
+    assert_eq!(m[0].metric.to_string(), r#"t{gpu="0"}"#);
+}
