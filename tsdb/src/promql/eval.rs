@@ -336,8 +336,7 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
         let mut cursors: Vec<Vec<usize>> = args.iter().map(|m| vec![0; m.len()]).collect();
         let mut out: Mat = Vec::new();
         let mut index: HashMap<Metric, usize> = HashMap::new();
-        let steps: Vec<i64> = self.steps().collect();
-        for ts in steps {
+        for ts in self.steps() {
             self.check_deadline()?;
             let mut vecs = Vec::with_capacity(args.len());
             for (m, cur) in args.iter().zip(cursors.iter_mut()) {
@@ -399,12 +398,11 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
             .min(sel.ref_time(self.end))
             .saturating_sub(self.lookback);
         let series = self.select(sel, lo, hi)?;
-        let steps: Vec<i64> = self.steps().collect();
         let mut out = Vec::with_capacity(series.len());
         for s in series {
             self.check_deadline()?;
             let mut points = Vec::new();
-            for &ts in &steps {
+            for ts in self.steps() {
                 let rt = sel.ref_time(ts);
                 let n = s.samples.partition_point(|p| p.t <= rt);
                 let Some(p) = n.checked_sub(1).and_then(|i| s.samples.get(i)) else {
@@ -530,7 +528,6 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
             ),
             _ => return Err(query_err("expected a range vector argument")),
         };
-        let steps: Vec<i64> = self.steps().collect();
         // Scalar parameters by step (scalars have a point at every step).
         let param_at = |step: usize| -> Vec<f64> {
             params
@@ -552,7 +549,7 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                 s.metric.without_name()
             };
             let mut points = Vec::new();
-            for (k, &ts) in steps.iter().enumerate() {
+            for (k, ts) in self.steps().enumerate() {
                 let maxt = at.unwrap_or(ts).saturating_sub(offset);
                 let mint = maxt.saturating_sub(range);
                 let a = s.points.partition_point(|p| p.t < mint);

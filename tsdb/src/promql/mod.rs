@@ -1,7 +1,7 @@
 //! PromQL over the store, with the semantics of Prometheus 2.42.
 //!
 //! Queries are parsed by the `promql-parser` crate, lowered to a small
-//! internal plan ([`plan`]) that rejects, by name, anything Prometheus 2.42
+//! internal plan that rejects, by name, anything Prometheus 2.42
 //! would not evaluate (newer functions, native histograms, fill modifiers),
 //! and evaluated the way Prometheus' engine does it: every expression is
 //! evaluated over all steps of the query at once, and an instant query is a

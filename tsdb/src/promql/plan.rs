@@ -52,7 +52,7 @@ pub(crate) struct Selector {
 impl Selector {
     /// The time a step `ts` reads at.
     pub fn ref_time(&self, ts: i64) -> i64 {
-        self.at.unwrap_or(ts) - self.offset
+        self.at.unwrap_or(ts).saturating_sub(self.offset)
     }
 }
 

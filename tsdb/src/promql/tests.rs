@@ -401,3 +401,36 @@ fn instant_results_order_and_types() {
     assert_eq!(m.len(), 3);
     assert_eq!(m[0].metric.to_string(), r#"t{gpu="0"}"#);
 }
+
+/// Timings of typical dashboard queries over 100 series x 30 days at 1m;
+/// run by hand (`cargo test -p minetsdb perf_probe -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn perf_probe() {
+    let mut s = MemStore::default();
+    for g in 0..100 {
+        let l = Labels::new(
+            "h",
+            &[("gpu", &g.to_string()), ("rig", &(g % 10).to_string())],
+        )
+        .unwrap();
+        s.add(
+            l,
+            (0..43_200)
+                .map(|i| Sample::new(i * 60_000, i as f64 * 7.0))
+                .collect(),
+        );
+    }
+    let o = QueryOptions::default();
+    for q in [
+        "rate(h[5m])",
+        "sum by (rig) (rate(h[5m]))",
+        "h",
+        "h * 2 > 10",
+        "avg_over_time(h[1h:5m])",
+    ] {
+        let t = std::time::Instant::now();
+        let m = query_range(&s, q, 0, 43_200 * 60_000, 300_000, &o).unwrap();
+        eprintln!("{q}: {} series, {:?}", m.len(), t.elapsed());
+    }
+}
