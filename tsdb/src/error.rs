@@ -84,6 +84,16 @@ pub enum Error {
     /// An argument is out of range (an empty time range, a zero option).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A PromQL query failed to parse or evaluate: a syntax error (with its
+    /// position), a construct this engine does not support (named), a type
+    /// error, or a limit (points, timeout) exceeded.
+    #[error("query {expr:?}: {msg}")]
+    Query {
+        /// The query text as given.
+        expr: String,
+        /// What went wrong.
+        msg: String,
+    },
 }
 
 /// Result with [`Error`].

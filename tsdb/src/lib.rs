@@ -6,7 +6,9 @@
 //! cut into immutable, memory-mapped block files with Gorilla-style
 //! delta-of-delta timestamps, XOR floats and an exact decimal codec.
 //! [`Db::select`] streams the series that match Prometheus-style
-//! [`Matcher`]s over a time range, merging blocks and head.
+//! [`Matcher`]s over a time range, merging blocks and head, and
+//! [`Db::query_instant`]/[`Db::query_range`] evaluate PromQL over it with
+//! the semantics of Prometheus 2.42 (see [`promql`]).
 //!
 //! One process writes ([`Db::open`] takes `<db>/LOCK`); any number read
 //! ([`Db::open_read_only`] takes no lock and works beside the writer).
@@ -49,6 +51,7 @@ mod labels;
 mod matcher;
 mod mmap;
 mod options;
+pub mod promql;
 mod registry;
 mod repair;
 pub(crate) mod wal;
