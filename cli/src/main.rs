@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod duration;
+mod output;
 mod paths;
+mod time;
 
 /// One binary, one database: GPU telemetry, pool and miner stats, queries,
 /// plots and profit reports.
@@ -31,6 +33,8 @@ enum Command {
     Check(cmd::check::Args),
     /// Merge blocks into longer ones and apply retention.
     Compact(cmd::compact::Args),
+    /// Evaluate a PromQL expression, instant or over a range.
+    Query(cmd::query::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
         Command::Stats(a) => cmd::stats::run(a),
         Command::Check(a) => cmd::check::run(a),
         Command::Compact(a) => cmd::compact::run(a),
+        Command::Query(a) => cmd::query::run(a),
     };
     match res {
         Ok(code) => code,

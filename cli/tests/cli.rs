@@ -36,6 +36,51 @@ fn demo_then_stats_then_check() {
         "{stdout}"
     );
 
+    // PromQL over the demo data: 2 GPUs, so 2 temperature series; the
+    // demo ends at the minute boundary before now.
+    let q = |args: &[&str]| {
+        let out = bin()
+            .arg("query")
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{s}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s
+    };
+    let s = q(&["count(nvidia_smi_temperature_gpu)", "--format", "json"]);
+    assert!(
+        s.starts_with(r#"{"resultType":"vector","result":[{"metric":{},"value":["#),
+        "{s}"
+    );
+    assert!(s.contains(r#","2"]}]}"#), "{s}");
+    let s = q(&[
+        "max(nvidia_smi_power_draw_watts) > 0",
+        "--start",
+        "-3h",
+        "--end",
+        "-1h",
+        "--step",
+        "30m",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(s.lines().count(), 1 + 5, "{s}");
+    assert!(s.starts_with("series,timestamp,value\n{},"), "{s}");
+    let out = bin()
+        .args(["query", "rate(x[5m]", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("parse error"));
+
     let out = bin().arg("check").arg("--db").arg(&db).output().unwrap();
     assert!(
         out.status.success(),

@@ -30,7 +30,10 @@ const SPAN: i64 = 5 * 3_600_000;
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 11
     }
     fn unit(&mut self) -> f64 {
@@ -55,12 +58,12 @@ fn dataset() -> Vec<(Labels, Vec<Sample>)> {
             while t < T0 + SPAN {
                 let power = 200.0 + g as f64 * 15.0 + (rng.unit() * 800.0).round() / 100.0;
                 // Energy: a reset (reboot) now and then.
-                if rng.next() % 300 == 0 {
+                if rng.next().is_multiple_of(300) {
                     energy = 0.0;
                 } else {
                     energy += (power * 30.0 * 1000.0).round() / 1000.0;
                 }
-                if rng.next() % 400 == 0 {
+                if rng.next().is_multiple_of(400) {
                     shares = 0.0;
                 } else {
                     shares += (rng.next() % 3) as f64;
@@ -75,7 +78,10 @@ fn dataset() -> Vec<(Labels, Vec<Sample>)> {
                     pw.push(Sample::new(t, power));
                 }
                 if !gap && !stopped {
-                    tmp.push(Sample::new(t, (55.0 + power / 20.0 + rng.unit() * 3.0).round()));
+                    tmp.push(Sample::new(
+                        t,
+                        (55.0 + power / 20.0 + rng.unit() * 3.0).round(),
+                    ));
                 }
                 t += STEP;
                 i += 1;
@@ -85,8 +91,14 @@ fn dataset() -> Vec<(Labels, Vec<Sample>)> {
             out.push((l("nvidia_smi_power_draw_watts"), pw));
             out.push((l("nvidia_smi_temperature_gpu"), tmp));
             let name = if g % 2 == 0 { "RTX 3080" } else { "RTX 3070" };
-            let info = Labels::new("gpu_info", &[("rig", rig), ("gpu", &gpu), ("name", name)]).unwrap();
-            out.push((info, (0..SPAN / STEP).map(|i| Sample::new(T0 + i * STEP, 1.0)).collect()));
+            let info =
+                Labels::new("gpu_info", &[("rig", rig), ("gpu", &gpu), ("name", name)]).unwrap();
+            out.push((
+                info,
+                (0..SPAN / STEP)
+                    .map(|i| Sample::new(T0 + i * STEP, 1.0))
+                    .collect(),
+            ));
         }
     }
     // Odd values.
@@ -94,14 +106,32 @@ fn dataset() -> Vec<(Labels, Vec<Sample>)> {
     out.push((
         odd,
         (0..SPAN / STEP)
-            .map(|i| Sample::new(T0 + i * STEP, if i % 17 == 0 { f64::NAN } else { i as f64 / 3.0 }))
+            .map(|i| {
+                Sample::new(
+                    T0 + i * STEP,
+                    if i % 17 == 0 {
+                        f64::NAN
+                    } else {
+                        i as f64 / 3.0
+                    },
+                )
+            })
             .collect(),
     ));
     let inf = Labels::new("odd_values", &[("kind", "inf")]).unwrap();
     out.push((
         inf,
         (0..SPAN / STEP)
-            .map(|i| Sample::new(T0 + i * STEP, if i % 29 == 0 { f64::INFINITY } else { -(i as f64) }))
+            .map(|i| {
+                Sample::new(
+                    T0 + i * STEP,
+                    if i % 29 == 0 {
+                        f64::INFINITY
+                    } else {
+                        -(i as f64)
+                    },
+                )
+            })
             .collect(),
     ));
     // A histogram of share submit latency, cumulative buckets.
@@ -112,7 +142,10 @@ fn dataset() -> Vec<(Labels, Vec<Sample>)> {
         let n = rng.next() % 20;
         for _ in 0..n {
             let x = rng.unit() * 1.2;
-            for (k, le) in [0.05, 0.1, 0.25, 0.5, 1.0, f64::INFINITY].iter().enumerate() {
+            for (k, le) in [0.05, 0.1, 0.25, 0.5, 1.0, f64::INFINITY]
+                .iter()
+                .enumerate()
+            {
                 if x <= *le {
                     counts[k] += 1.0;
                 }
@@ -179,7 +212,11 @@ impl Drop for Prometheus {
 fn start_prometheus(data: &Path, work: &Path) -> Prometheus {
     let cfg = work.join("prometheus.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new("prometheus")
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--storage.tsdb.path={}", data.display()))
@@ -187,7 +224,9 @@ fn start_prometheus(data: &Path, work: &Path) -> Prometheus {
         .arg("--storage.tsdb.retention.time=100y")
         .arg("--query.lookback-delta=5m")
         .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(work.join("prometheus.log")).unwrap()))
+        .stderr(Stdio::from(
+            std::fs::File::create(work.join("prometheus.log")).unwrap(),
+        ))
         .spawn()
         .expect("start prometheus");
     let p = Prometheus { child, port };
@@ -196,7 +235,11 @@ fn start_prometheus(data: &Path, work: &Path) -> Prometheus {
         if let Ok((200, _)) = http_get(port, "/-/ready") {
             return p;
         }
-        assert!(Instant::now() < deadline, "prometheus did not become ready; see {}", work.join("prometheus.log").display());
+        assert!(
+            Instant::now() < deadline,
+            "prometheus did not become ready; see {}",
+            work.join("prometheus.log").display()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -210,14 +253,20 @@ fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
     s.read_to_end(&mut buf)?;
     let text = String::from_utf8_lossy(&buf).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     Ok((code, body.to_string()))
 }
 
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -234,7 +283,8 @@ fn prometheus_answer(port: u16, expr: &str, start: i64, end: i64, step: i64) -> 
         step as f64 / 1000.0
     );
     let (_, body) = http_get(port, &path).map_err(|e| e.to_string())?;
-    let j: serde_json::Value = serde_json::from_str(&body).map_err(|e| format!("bad json {e}: {body}"))?;
+    let j: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("bad json {e}: {body}"))?;
     if j["status"] != "success" {
         return Err(j["error"].as_str().unwrap_or("error").to_string());
     }
@@ -269,12 +319,21 @@ fn prometheus_answer(port: u16, expr: &str, start: i64, end: i64, step: i64) -> 
 }
 
 fn minetsdb_answer(db: &Db, expr: &str, start: i64, end: i64, step: i64) -> Answer {
-    let m = db.query_range(expr, start, end, step).map_err(|e| e.to_string())?;
+    let m = db
+        .query_range(expr, start, end, step)
+        .map_err(|e| e.to_string())?;
     let mut out = BTreeMap::new();
     for s in m {
-        let mut labels: Vec<(String, String)> = s.metric.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
+        let mut labels: Vec<(String, String)> = s
+            .metric
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
         labels.sort();
-        out.insert(format!("{labels:?}"), s.samples.iter().map(|x| (x.t, x.v)).collect());
+        out.insert(
+            format!("{labels:?}"),
+            s.samples.iter().map(|x| (x.t, x.v)).collect(),
+        );
     }
     Ok(out)
 }
@@ -295,7 +354,10 @@ fn same(a: &Answer, b: &Answer) -> bool {
         (Ok(x), Ok(y)) => {
             x.len() == y.len()
                 && x.iter().all(|(k, v)| {
-                    y.get(k).is_some_and(|w| v.len() == w.len() && v.iter().zip(w).all(|(p, q)| p.0 == q.0 && close(p.1, q.1)))
+                    y.get(k).is_some_and(|w| {
+                        v.len() == w.len()
+                            && v.iter().zip(w).all(|(p, q)| p.0 == q.0 && close(p.1, q.1))
+                    })
                 })
         }
         _ => false,
@@ -306,7 +368,11 @@ fn same(a: &Answer, b: &Answer) -> bool {
 /// the engine supports, over counters with resets, gaps, NaN and a series
 /// that stops.
 fn expressions() -> Vec<String> {
-    let counters = ["gpu_energy_joules_total", "miner_shares_accepted_total", r#"miner_shares_accepted_total{rig="a"}"#];
+    let counters = [
+        "gpu_energy_joules_total",
+        "miner_shares_accepted_total",
+        r#"miner_shares_accepted_total{rig="a"}"#,
+    ];
     let gauges = [
         "nvidia_smi_power_draw_watts",
         "nvidia_smi_temperature_gpu",
@@ -317,7 +383,9 @@ fn expressions() -> Vec<String> {
     let mut e = Vec::new();
     for c in counters {
         for r in ranges {
-            for f in ["rate", "irate", "increase", "resets", "changes", "delta", "idelta", "deriv"] {
+            for f in [
+                "rate", "irate", "increase", "resets", "changes", "delta", "idelta", "deriv",
+            ] {
                 e.push(format!("{f}({c}[{r}])"));
             }
         }
@@ -326,8 +394,15 @@ fn expressions() -> Vec<String> {
     for g in gauges {
         for r in ["2m", "10m", "1h"] {
             for f in [
-                "avg_over_time", "min_over_time", "max_over_time", "sum_over_time", "count_over_time",
-                "last_over_time", "present_over_time", "stddev_over_time", "stdvar_over_time",
+                "avg_over_time",
+                "min_over_time",
+                "max_over_time",
+                "sum_over_time",
+                "count_over_time",
+                "last_over_time",
+                "present_over_time",
+                "stddev_over_time",
+                "stdvar_over_time",
                 "absent_over_time",
             ] {
                 e.push(format!("{f}({g}[{r}])"));
@@ -335,7 +410,21 @@ fn expressions() -> Vec<String> {
             e.push(format!("quantile_over_time(0.9, {g}[{r}])"));
             e.push(format!("delta({g}[{r}])"));
         }
-        for f in ["abs", "ceil", "floor", "round", "sqrt", "ln", "log2", "log10", "exp", "timestamp", "-", "sort", "sort_desc"] {
+        for f in [
+            "abs",
+            "ceil",
+            "floor",
+            "round",
+            "sqrt",
+            "ln",
+            "log2",
+            "log10",
+            "exp",
+            "timestamp",
+            "-",
+            "sort",
+            "sort_desc",
+        ] {
             if f == "-" {
                 e.push(format!("-{g}"));
             } else if f == "exp" {
@@ -351,7 +440,9 @@ fn expressions() -> Vec<String> {
         e.push(format!("{g} offset 10m"));
         e.push(format!("{g} @ end()"));
         e.push(format!("{g} @ start() offset -1h"));
-        for agg in ["sum", "avg", "min", "max", "count", "group", "stddev", "stdvar"] {
+        for agg in [
+            "sum", "avg", "min", "max", "count", "group", "stddev", "stdvar",
+        ] {
             e.push(format!("{agg}({g})"));
             e.push(format!("{agg} by (rig) ({g})"));
             e.push(format!("{agg} without (gpu) ({g})"));
@@ -361,7 +452,9 @@ fn expressions() -> Vec<String> {
         e.push(format!("quantile(0.75, {g})"));
         e.push(format!("quantile by (rig) (0.5, {g})"));
         e.push(format!("count_values(\"value\", round({g} / 10))"));
-        for op in ["+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<="] {
+        for op in [
+            "+", "-", "*", "/", "%", "^", "==", "!=", ">", "<", ">=", "<=",
+        ] {
             e.push(format!("{g} {op} 61"));
         }
         e.push(format!("{g} > bool 61"));
@@ -440,7 +533,11 @@ fn promql_matches_prometheus() {
         .arg(&prom_dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "promtool: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "promtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let prom = start_prometheus(&prom_dir, work.path());
 
     let db_dir = work.path().join("minetsdb");
@@ -453,7 +550,10 @@ fn promql_matches_prometheus() {
 
     let exprs = expressions();
     assert!(exprs.len() >= 500, "only {} expressions", exprs.len());
-    let windows = [(T0 + 3_600_000, T0 + SPAN + 600_000, 300_000), (T0 + 17 * 60_000, T0 + 3 * 3_600_000, 97_000)];
+    let windows = [
+        (T0 + 3_600_000, T0 + SPAN + 600_000, 300_000),
+        (T0 + 17 * 60_000, T0 + 3 * 3_600_000, 97_000),
+    ];
     let mut mismatches = 0;
     let mut both_error = 0;
     for expr in &exprs {

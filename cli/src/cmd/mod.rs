@@ -2,4 +2,5 @@
 pub mod check;
 pub mod compact;
 pub mod demo;
+pub mod query;
 pub mod stats;
