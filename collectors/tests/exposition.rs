@@ -827,9 +827,21 @@ fn expo_throughput() {
             .map(|(l, s)| (None, l.clone(), s.clone()))
             .collect::<Vec<_>>(),
     );
+    // Cold: every line a series never seen before (no label-set reuse).
+    let mut cold = Vec::new();
+    for (k, (l, v)) in scrapes.iter().flat_map(|s| &s.samples).enumerate() {
+        let mut pairs: Vec<(String, String)> = l
+            .iter()
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
+        pairs.push(("seq".into(), k.to_string()));
+        let l = Labels::from_pairs(pairs).unwrap();
+        write_series(&mut cold, Format::Text004, None, &l, &[Sample::new(T0, *v)]).unwrap();
+    }
     for (what, text) in [
         ("scrape pages, 0.0.4", &pages),
         ("export, OpenMetrics", &export),
+        ("all-new series, 0.0.4", &cold),
     ] {
         let start = std::time::Instant::now();
         let mut n = 0u64;

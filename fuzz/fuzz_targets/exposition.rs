@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
     for out in [Format::Text004, Format::OpenMetrics] {
         let mut w = Writer::new(Vec::new(), out);
         for (l, s) in &samples {
-            w.write_series(None, l, std::slice::from_ref(s)).expect("write to a Vec");
+            w.write_series(None, l, std::slice::from_ref(s))
+                .expect("write to a Vec");
         }
         let bytes = w.finish().expect("write to a Vec");
         let opts = Options {
