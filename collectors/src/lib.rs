@@ -1,4 +1,5 @@
 //! Collectors for minetsdb.
 #![deny(missing_docs)]
 
+pub mod exposition;
 pub mod sim;

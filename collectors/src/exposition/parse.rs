@@ -1,0 +1,428 @@
+//! The streaming parser: lines in, [`Item`]s out.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+
+use minetsdb::{Labels, Metadata, MetricType, METRIC_NAME_LABEL};
+
+use super::lex::{self, LabelSpan, ValueSpan};
+use super::value;
+use super::{Error, Format, Item, Options, ParseError};
+
+/// Series label sets kept for reuse, keyed by their exact text; cleared
+/// when full. A scrape page repeats every series each scrape and an export
+/// writes a series' samples together, so most lines hit.
+const CACHE_MAX: usize = 16_384;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Auto, no OpenMetrics evidence yet: read as 0.0.4.
+    Undecided,
+    Text,
+    OpenMetrics,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Reading,
+    /// `# EOF` seen: only an end of input may follow.
+    AfterEof,
+    Done,
+}
+
+/// Streaming parser over a [`BufRead`]; an iterator of
+/// `Result<Item, Error>` that goes on after a [`Error::Parse`].
+///
+/// ```
+/// use minetsdb_collectors::exposition::{Item, Options, Parser};
+/// let page = "# TYPE nvidia_smi_power_draw_watts gauge\n\
+///             nvidia_smi_power_draw_watts{uuid=\"GPU-1\"} 220.5\n\
+///             bad line\n";
+/// let opts = Options { default_timestamp_ms: Some(1_700_000_000_000), ..Options::default() };
+/// let mut samples = 0;
+/// let mut errors = 0;
+/// for item in Parser::new(page.as_bytes(), opts) {
+///     match item {
+///         Ok(Item::Sample { t, v, .. }) => { samples += 1; assert_eq!((t, v), (Some(1_700_000_000_000), 220.5)); }
+///         Ok(_) => {}
+///         Err(e) => { errors += 1; assert!(e.to_string().starts_with("line 3, column 5")); }
+///     }
+/// }
+/// assert_eq!((samples, errors), (1, 1));
+/// ```
+pub struct Parser<R> {
+    r: R,
+    opts: Options,
+    mode: Mode,
+    state: State,
+    line: u64,
+    buf: Vec<u8>,
+    spans: Vec<LabelSpan>,
+    scratch: String,
+    queued: Option<Result<Item, Error>>,
+    pending_md: Option<(String, Metadata)>,
+    family: String,
+    family_type: MetricType,
+    last_key: String,
+    last_labels: Option<Labels>,
+    cache: HashMap<Box<str>, Labels>,
+}
+
+impl<R: BufRead> Parser<R> {
+    /// A parser reading `r` with `opts`.
+    pub fn new(r: R, opts: Options) -> Parser<R> {
+        let mode = match opts.format {
+            Format::Auto => Mode::Undecided,
+            Format::Text004 => Mode::Text,
+            Format::OpenMetrics => Mode::OpenMetrics,
+        };
+        Parser {
+            r,
+            opts,
+            mode,
+            state: State::Reading,
+            line: 0,
+            buf: Vec::with_capacity(256),
+            spans: Vec::new(),
+            scratch: String::new(),
+            queued: None,
+            pending_md: None,
+            family: String::new(),
+            family_type: MetricType::Unknown,
+            last_key: String::new(),
+            last_labels: None,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The format as read so far: [`Format::Auto`] until auto-detection
+    /// has seen OpenMetrics evidence (the input is read as 0.0.4 meanwhile).
+    pub fn format(&self) -> Format {
+        match self.mode {
+            Mode::Undecided => Format::Auto,
+            Mode::Text => Format::Text004,
+            Mode::OpenMetrics => Format::OpenMetrics,
+        }
+    }
+
+    /// Lines read so far.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    fn err(&self, col: usize, what: impl Into<String>) -> Error {
+        Error::Parse(ParseError {
+            line: self.line,
+            col,
+            what: what.into(),
+        })
+    }
+
+    fn end_of_input(&mut self) -> Option<Result<Item, Error>> {
+        let was = self.state;
+        self.state = State::Done;
+        if was == State::Reading && self.opts.format == Format::OpenMetrics {
+            let e = Error::Parse(ParseError {
+                line: self.line + 1,
+                col: 1,
+                what: "missing # EOF at the end of OpenMetrics input".into(),
+            });
+            self.queued = Some(Err(e));
+        }
+        if let Some((name, md)) = self.pending_md.take() {
+            return Some(Ok(Item::Metadata { name, md }));
+        }
+        self.queued.take()
+    }
+
+    /// Parses the line in `self.buf` (newline stripped).
+    fn parse_line(&mut self, line: &str) -> Result<Option<Item>, Error> {
+        let b = line.as_bytes();
+        let i = lex::skip_ws(b, 0);
+        match b.get(i) {
+            None => Ok(None),
+            Some(b'#') => self.comment(line, i),
+            Some(_) => {
+                let sample = self.sample(line)?;
+                match (sample, self.pending_md.take()) {
+                    (Some(s), Some((name, md))) => {
+                        self.queued = Some(Ok(s));
+                        Ok(Some(Item::Metadata { name, md }))
+                    }
+                    (s, pending) => {
+                        self.pending_md = pending;
+                        Ok(s)
+                    }
+                }
+            }
+        }
+    }
+
+    fn comment(&mut self, line: &str, hash: usize) -> Result<Option<Item>, Error> {
+        let b = line.as_bytes();
+        let ks = lex::skip_ws(b, hash + 1);
+        let mut ke = ks;
+        while b.get(ke).is_some_and(u8::is_ascii_alphabetic) {
+            ke += 1;
+        }
+        let keyword = &line[ks..ke];
+        let rest_blank = lex::skip_ws(b, ke) == b.len();
+        if keyword == "EOF" && rest_blank && self.mode != Mode::Text {
+            self.mode = Mode::OpenMetrics;
+            self.state = State::AfterEof;
+            return Ok(match self.pending_md.take() {
+                Some((name, md)) => {
+                    self.queued = Some(Ok(Item::Eof));
+                    Some(Item::Metadata { name, md })
+                }
+                None => Some(Item::Eof),
+            });
+        }
+        let kind = match keyword {
+            "HELP" | "TYPE" | "UNIT" => keyword,
+            _ => return Ok(None),
+        };
+        if ke < b.len() && !matches!(b[ke], b' ' | b'\t') {
+            return Ok(None); // "#HELPER ..." is a comment
+        }
+        let ns = lex::skip_ws(b, ke);
+        let ne = lex::metric_name_end(b, ns);
+        if ne == ns {
+            return Err(self.err(
+                ns + 1,
+                format!(
+                    "# {kind}: expected a metric name, found {}",
+                    lex::describe(line, ns)
+                ),
+            ));
+        }
+        if ne < b.len() && !matches!(b[ne], b' ' | b'\t') {
+            return Err(self.err(
+                ne + 1,
+                format!(
+                    "# {kind}: bad metric name: unexpected {}",
+                    lex::describe(line, ne)
+                ),
+            ));
+        }
+        let name = &line[ns..ne];
+        let arg_at = lex::skip_ws(b, ne);
+        let arg = &line[arg_at..];
+        let mut md = match self.pending_md.take() {
+            Some((n, md)) if n == name => md,
+            Some(other) => {
+                self.pending_md = Some(other);
+                Metadata::default()
+            }
+            None => Metadata::default(),
+        };
+        match kind {
+            "TYPE" => {
+                let word = arg.trim_end_matches([' ', '\t']);
+                md.metric_type = match word {
+                    "counter" => MetricType::Counter,
+                    "gauge" => MetricType::Gauge,
+                    "histogram" | "gaugehistogram" => MetricType::Histogram,
+                    "summary" => MetricType::Summary,
+                    "untyped" | "unknown" => MetricType::Unknown,
+                    "info" => MetricType::Info,
+                    "stateset" => MetricType::StateSet,
+                    "" => {
+                        return Err(self.restore_err(
+                            md,
+                            name,
+                            arg_at + 1,
+                            "# TYPE: missing the type",
+                        ))
+                    }
+                    _ => {
+                        let what = format!("# TYPE: unknown type {word:?}");
+                        return Err(self.restore_err(md, name, arg_at + 1, what));
+                    }
+                };
+                self.family.clear();
+                self.family.push_str(name);
+                self.family_type = md.metric_type;
+            }
+            "HELP" => {
+                md.help.clear();
+                lex::unescape(arg, &mut md.help);
+            }
+            _ => {
+                let unit = arg.trim_end_matches([' ', '\t']);
+                if unit.contains([' ', '\t']) {
+                    let what = format!("# UNIT: unexpected text after the unit in {unit:?}");
+                    return Err(self.restore_err(md, name, arg_at + 1, what));
+                }
+                if self.mode == Mode::Undecided {
+                    self.mode = Mode::OpenMetrics;
+                }
+                md.unit = unit.to_string();
+            }
+        }
+        // Consecutive lines for one family merge; a new name flushes the old.
+        let flushed = self
+            .pending_md
+            .take()
+            .map(|(name, md)| Item::Metadata { name, md });
+        self.pending_md = Some((name.to_string(), md));
+        Ok(flushed)
+    }
+
+    /// Puts back what a failed metadata line took out of `pending_md`.
+    fn restore_err(
+        &mut self,
+        md: Metadata,
+        name: &str,
+        col: usize,
+        what: impl Into<String>,
+    ) -> Error {
+        if self.pending_md.is_none() && md != Metadata::default() {
+            self.pending_md = Some((name.to_string(), md));
+        }
+        self.err(col, what)
+    }
+
+    fn sample(&mut self, line: &str) -> Result<Option<Item>, Error> {
+        let s = match lex::sample_line(line, &mut self.spans, &mut self.scratch) {
+            Ok(s) => s,
+            Err(f) => return Err(self.err(f.at + 1, f.what)),
+        };
+        if let Some(at) = s.exemplar_at {
+            match self.mode {
+                Mode::Text => {
+                    return Err(self.err(
+                        at + 1,
+                        "exemplars (` # ...` after the value) are OpenMetrics only",
+                    ))
+                }
+                Mode::Undecided => self.mode = Mode::OpenMetrics,
+                Mode::OpenMetrics => {}
+            }
+        }
+        let t = match s.ts {
+            None => self.opts.default_timestamp_ms,
+            Some((ts, at)) => {
+                if self.mode == Mode::Undecided && value::is_float_timestamp(ts) {
+                    self.mode = Mode::OpenMetrics;
+                }
+                let r = match self.mode {
+                    Mode::OpenMetrics => value::parse_seconds(ts),
+                    _ => value::parse_ms(ts),
+                };
+                Some(r.map_err(|w| self.err(at + 1, w))?)
+            }
+        };
+        let v = value::parse_value(s.value).map_err(|w| self.err(s.value_at + 1, w))?;
+        if self.mode == Mode::OpenMetrics && !self.opts.keep_created && self.is_created(s.name) {
+            return Ok(None);
+        }
+        let labels = self.labels(line, s.name, s.series, s.series_at)?;
+        Ok(Some(Item::Sample { labels, t, v }))
+    }
+
+    fn is_created(&self, name: &str) -> bool {
+        matches!(
+            self.family_type,
+            MetricType::Counter | MetricType::Histogram | MetricType::Summary
+        ) && name.strip_suffix("_created") == Some(self.family.as_str())
+    }
+
+    fn labels(&mut self, line: &str, name: &str, key: &str, at: usize) -> Result<Labels, Error> {
+        if let Some(l) = &self.last_labels {
+            if self.last_key == key {
+                return Ok(l.clone());
+            }
+        }
+        let labels = match self.cache.get(key) {
+            Some(l) => l.clone(),
+            None => {
+                let l = self.build_labels(line, name, at)?;
+                if self.cache.len() >= CACHE_MAX {
+                    self.cache.clear();
+                }
+                self.cache.insert(key.into(), l.clone());
+                l
+            }
+        };
+        self.last_key.clear();
+        self.last_key.push_str(key);
+        self.last_labels = Some(labels.clone());
+        Ok(labels)
+    }
+
+    fn build_labels(&self, line: &str, name: &str, at: usize) -> Result<Labels, Error> {
+        let label_name = |l: &LabelSpan| &line[l.name.0..l.name.1];
+        for (j, l) in self.spans.iter().enumerate() {
+            let n = label_name(l);
+            if n == METRIC_NAME_LABEL || self.spans[..j].iter().any(|p| label_name(p) == n) {
+                return Err(self.err(l.name.0 + 1, format!("duplicate label name {n:?}")));
+            }
+        }
+        let value = |l: &LabelSpan| match l.value {
+            ValueSpan::Line(a, b) => &line[a..b],
+            ValueSpan::Scratch(a, b) => &self.scratch[a..b],
+        };
+        let pairs = std::iter::once((METRIC_NAME_LABEL, name))
+            .chain(self.spans.iter().map(|l| (label_name(l), value(l))));
+        Labels::from_pairs(pairs).map_err(|e| self.err(at + 1, e.to_string()))
+    }
+}
+
+impl<R: BufRead> Iterator for Parser<R> {
+    type Item = Result<Item, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(q) = self.queued.take() {
+            return Some(q);
+        }
+        loop {
+            if self.state == State::Done {
+                return None;
+            }
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.clear();
+            let n = match self.r.read_until(b'\n', &mut buf) {
+                Ok(n) => n,
+                Err(source) => {
+                    self.buf = buf;
+                    self.state = State::Done;
+                    return Some(Err(Error::Io {
+                        line: self.line + 1,
+                        source,
+                    }));
+                }
+            };
+            if n == 0 {
+                self.buf = buf;
+                return self.end_of_input();
+            }
+            self.line += 1;
+            let r = self.line_of(&buf);
+            self.buf = buf;
+            match r {
+                Ok(None) => continue,
+                Ok(Some(item)) => return Some(Ok(item)),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+impl<R: BufRead> Parser<R> {
+    fn line_of(&mut self, raw: &[u8]) -> Result<Option<Item>, Error> {
+        let mut raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+        raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if self.state == State::AfterEof {
+            self.state = State::Done;
+            if raw.iter().all(|b| b.is_ascii_whitespace()) {
+                return Ok(None);
+            }
+            return Err(self.err(1, "text after # EOF"));
+        }
+        match std::str::from_utf8(raw) {
+            Ok(line) => self.parse_line(line),
+            Err(e) => Err(self.err(e.valid_up_to() + 1, "line is not valid UTF-8")),
+        }
+    }
+}
