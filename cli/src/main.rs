@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod duration;
+mod files;
 mod output;
 mod paths;
 mod time;
@@ -35,6 +36,10 @@ enum Command {
     Compact(cmd::compact::Args),
     /// Evaluate a PromQL expression, instant or over a range.
     Query(cmd::query::Args),
+    /// Import Prometheus text or OpenMetrics (plain, .gz, .zst, or - for stdin).
+    Import(cmd::import::Args),
+    /// Export series as OpenMetrics, Prometheus text or CSV.
+    Export(cmd::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +50,8 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd::check::run(a),
         Command::Compact(a) => cmd::compact::run(a),
         Command::Query(a) => cmd::query::run(a),
+        Command::Import(a) => cmd::import::run(a),
+        Command::Export(a) => cmd::export::run(a),
     };
     match res {
         Ok(code) => code,

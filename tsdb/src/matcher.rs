@@ -43,7 +43,7 @@ impl Matcher {
     pub fn new(op: MatchOp, name: &str, value: &str) -> Result<Matcher> {
         let re = match op {
             MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?s:{value})$")).map_err(|e| Error::InvalidRegex {
+                Regex::new(&format!("^(?:{value})$")).map_err(|e| Error::InvalidRegex {
                     pattern: value.to_string(),
                     source: Box::new(e),
                 })?,

@@ -2,5 +2,7 @@
 pub mod check;
 pub mod compact;
 pub mod demo;
+pub mod export;
+pub mod import;
 pub mod query;
 pub mod stats;

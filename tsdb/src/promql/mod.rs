@@ -45,8 +45,11 @@ mod functions;
 mod plan;
 #[cfg(test)]
 mod script;
+mod selector;
 #[cfg(test)]
 mod tests;
+
+pub use selector::parse_selector;
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,0 +1,66 @@
+//! Series selectors on their own (`name{label=~"re"}`), for tools that
+//! take `--match` the way Prometheus' APIs do.
+
+use promql_parser::label::MatchOp as PMatchOp;
+use promql_parser::parser::{self as pp, Expr};
+
+use super::query_err;
+use crate::error::Result;
+use crate::matcher::{MatchOp, Matcher};
+
+/// Parses a series selector such as `nvidia_smi_power_draw_watts{uuid="GPU-1"}`
+/// or `{__name__=~"miner_.*"}` into matchers. Anything but a plain instant
+/// selector (a range, an offset, a function) is an error naming it.
+pub fn parse_selector(s: &str) -> Result<Vec<Matcher>> {
+    let e = pp::parse(s).map_err(|e| query_err(format!("selector {s:?}: {e}")))?;
+    let Expr::VectorSelector(vs) = e else {
+        return Err(query_err(format!(
+            "{s:?} is not a series selector (like name{{label=\"value\"}})"
+        )));
+    };
+    if vs.offset.is_some() || vs.at.is_some() {
+        return Err(query_err(format!(
+            "selector {s:?}: offset and @ are not allowed here"
+        )));
+    }
+    matchers_of(&vs)
+}
+
+/// The matchers of a parsed vector selector (its name becomes `__name__=`).
+pub(crate) fn matchers_of(vs: &pp::VectorSelector) -> Result<Vec<Matcher>> {
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(query_err(
+            "unsupported: 'or' inside a selector (not in Prometheus 2.42)",
+        ));
+    }
+    let mut matchers = Vec::new();
+    if let Some(name) = &vs.name {
+        matchers.push(Matcher::metric(name));
+    }
+    for m in &vs.matchers.matchers {
+        let op = match m.op {
+            PMatchOp::Equal => MatchOp::Equal,
+            PMatchOp::NotEqual => MatchOp::NotEqual,
+            PMatchOp::Re(_) => MatchOp::Regex,
+            PMatchOp::NotRe(_) => MatchOp::NotRegex,
+        };
+        matchers.push(Matcher::new(op, &m.name, &m.value)?);
+    }
+    Ok(matchers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors() {
+        let m = parse_selector(r#"gpu_temp{uuid=~"GPU-.*",rig!="b"}"#).unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[0].to_string(), r#"__name__="gpu_temp""#);
+        assert!(parse_selector(r#"{__name__=~"miner_.*"}"#).is_ok());
+        for bad in ["rate(x[5m])", "x[5m]", "x offset 5m", "x{", "1"] {
+            assert!(parse_selector(bad).is_err(), "{bad}");
+        }
+    }
+}
