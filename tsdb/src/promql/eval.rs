@@ -465,6 +465,9 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
         at: Option<i64>,
     ) -> Result<Mat> {
         let step = step.unwrap_or(self.sub_step);
+        if step <= 0 {
+            return Err(query_err("subquery step must be at least 1ms"));
+        }
         let (s, e) = match at {
             Some(a) => (a, a),
             None => (self.start, self.end),
