@@ -1,7 +1,7 @@
 //! Tests: Prometheus' own scripts (ported under `tsdb/tests/promql/`), and
 //! hand-computed cases.
 
-use super::script::{run, Report};
+use super::script::{run, run_on, DbStore, Report};
 
 fn script(name: &str) -> String {
     let path = format!("{}/tests/promql/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -29,6 +29,38 @@ fn check(name: &str, skip: &[(&str, &str)]) -> Report {
         r.failures.len()
     );
     r
+}
+
+const SCRIPTS: &[&str] = &[
+    "aggregators.test",
+    "at_modifier.test",
+    "collision.test",
+    "functions.test",
+    "histograms.test",
+    "literals.test",
+    "operators.test",
+    "selectors.test",
+    "staleness.test",
+    "subquery.test",
+    "trig_functions.test",
+];
+
+/// Every script again on a real database flushed to blocks, so the codecs'
+/// round trip of NaN, infinities and stale markers is covered end to end.
+#[test]
+fn scripts_on_a_real_db() {
+    for name in SCRIPTS {
+        let r = run_on(&script(name), &[], DbStore::new);
+        for f in &r.failures {
+            eprintln!("  FAILED {f}");
+        }
+        assert!(
+            r.failures.is_empty(),
+            "{name} on Db: {} failures",
+            r.failures.len()
+        );
+        assert!(r.passed > 0);
+    }
 }
 
 #[test]
@@ -494,4 +526,17 @@ fn odd_queries_do_not_panic() {
             let _ = query_instant(&s, q, end, &QueryOptions::default());
         }
     }
+}
+
+/// A script added to tests/promql must also be listed (and so run on Db).
+#[test]
+fn every_script_is_listed() {
+    let dir = format!("{}/tests/promql", env!("CARGO_MANIFEST_DIR"));
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".test"))
+        .collect();
+    found.sort();
+    assert_eq!(found, SCRIPTS);
 }
