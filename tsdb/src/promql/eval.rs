@@ -356,9 +356,6 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                 vecs.push(v);
             }
             let res = f(ts, vecs)?;
-            if res.len() > 1 {
-                check_unique(res.iter().map(|e| &e.metric))?;
-            }
             self.count(res.len())?;
             for e in res {
                 let i = *index.entry(e.metric.clone()).or_insert_with(|| {
@@ -369,6 +366,11 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                     out.len() - 1
                 });
                 if let Some(s) = out.get_mut(i) {
+                    // A second element with these labels in this step: the
+                    // same check as check_unique, without a second hash.
+                    if s.points.last().is_some_and(|p| p.t == ts) {
+                        return Err(duplicate_labelset());
+                    }
                     s.points.push(Sample::new(ts, e.v));
                 }
             }
@@ -465,6 +467,9 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
         at: Option<i64>,
     ) -> Result<Mat> {
         let step = step.unwrap_or(self.sub_step);
+        if step <= 0 {
+            return Err(query_err("subquery step must be at least 1ms"));
+        }
         let (s, e) = match at {
             Some(a) => (a, a),
             None => (self.start, self.end),
@@ -612,12 +617,14 @@ fn check_unique<'m>(metrics: impl Iterator<Item = &'m Metric>) -> Result<()> {
     let mut seen = HashSet::new();
     for m in metrics {
         if !seen.insert(m) {
-            return Err(query_err(
-                "vector cannot contain metrics with the same labelset",
-            ));
+            return Err(duplicate_labelset());
         }
     }
     Ok(())
+}
+
+fn duplicate_labelset() -> crate::Error {
+    query_err("vector cannot contain metrics with the same labelset")
 }
 
 /// Does the outermost operation define the result's order?

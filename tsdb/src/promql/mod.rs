@@ -21,6 +21,20 @@
 //!   (Prometheus: the global evaluation interval, 1m by default), and its
 //!   steps are aligned to multiples of the step since the epoch.
 //!
+//! Known differences from Prometheus 2.42:
+//! - instant-vector results are sorted by labels (Prometheus leaves them in
+//!   evaluation order), except under an outermost `sort`, `sort_desc`,
+//!   `topk` or `bottomk`, whose order is Prometheus' own;
+//! - `@` is absolute everywhere; Prometheus' engine, in a *range* query,
+//!   slides the window of an `@`-pinned subquery passed straight to a
+//!   time-dependent function (`predict_linear(x[1h:] @ t, ...)`);
+//! - [`QueryOptions::max_points`] bounds the total, not the peak;
+//! - only float samples exist in this store, so the native-histogram
+//!   functions (`histogram_count`, `histogram_sum`, `histogram_fraction`)
+//!   return nothing, as Prometheus does for float series;
+//! - error messages are worded like Prometheus' but not always equal;
+//! - the HTTP API's limit of 11,000 steps per range query is not applied.
+//!
 //! ```
 //! use minetsdb::{Db, Labels, Options, Sample};
 //! use minetsdb::promql::Value;

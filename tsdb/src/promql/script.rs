@@ -35,6 +35,56 @@ impl MemStore {
     }
 }
 
+/// A store a script can load into.
+pub(crate) trait ScriptStore: Queryable {
+    fn load(&mut self, series: Vec<(Labels, Vec<Sample>)>) -> std::result::Result<(), String>;
+}
+
+impl ScriptStore for MemStore {
+    fn load(&mut self, series: Vec<(Labels, Vec<Sample>)>) -> std::result::Result<(), String> {
+        for (l, s) in series {
+            self.add(l, s);
+        }
+        Ok(())
+    }
+}
+
+/// A real database in a temporary directory; each load is appended and
+/// flushed to blocks, so the scripts also cover the codecs' round trip of
+/// NaN, infinities and stale markers.
+pub(crate) struct DbStore {
+    _dir: tempfile::TempDir,
+    db: crate::Db,
+}
+
+impl DbStore {
+    pub fn new() -> DbStore {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = crate::Db::open(dir.path(), crate::Options::default()).expect("open db");
+        DbStore { _dir: dir, db }
+    }
+}
+
+impl Queryable for DbStore {
+    fn select_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
+        self.db.select_series(matchers, mint, maxt)
+    }
+}
+
+impl ScriptStore for DbStore {
+    fn load(&mut self, series: Vec<(Labels, Vec<Sample>)>) -> std::result::Result<(), String> {
+        let batch: Vec<(Labels, Sample)> = series
+            .into_iter()
+            .flat_map(|(l, s)| s.into_iter().map(move |p| (l.clone(), p)))
+            .collect();
+        let rep = self.db.append_labeled(&batch).map_err(|e| e.to_string())?;
+        if rep.conflicts > 0 {
+            return Err(format!("{} conflicting samples", rep.conflicts));
+        }
+        self.db.flush().map_err(|e| e.to_string())
+    }
+}
+
 impl Queryable for MemStore {
     fn select_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
         Ok(self
@@ -279,7 +329,7 @@ fn check_vector(
 
 /// Runs an eval as written, then (as Prometheus' runner does) with every
 /// selector pinned by `@` to the eval time, at other evaluation times.
-fn run_eval(store: &MemStore, ev: &Eval) -> std::result::Result<usize, String> {
+fn run_eval<S: ScriptStore>(store: &S, ev: &Eval) -> std::result::Result<usize, String> {
     let plan = super::plan::parse(&ev.expr, ev.t, ev.t).map_err(|e| e.to_string());
     run_one(store, ev, &plan, ev.t)?;
     // `@ start()`/`@ end()` would have to be re-resolved per time; skip.
@@ -304,8 +354,8 @@ fn run_eval(store: &MemStore, ev: &Eval) -> std::result::Result<usize, String> {
     Ok(times.len())
 }
 
-fn run_one(
-    store: &MemStore,
+fn run_one<S: ScriptStore>(
+    store: &S,
     ev: &Eval,
     plan: &std::result::Result<super::plan::Node, String>,
     t: i64,
@@ -369,8 +419,17 @@ fn run_one(
 /// Runs a script. `skip` lists (expression, reason) pairs whose evals are
 /// not run (each must match an eval, so stale entries are noticed).
 pub(crate) fn run(script: &str, skip: &[(&str, &str)]) -> Report {
+    run_on(script, skip, MemStore::default)
+}
+
+/// [`run`] on stores made by `new_store` (called again on `clear`).
+pub(crate) fn run_on<S: ScriptStore>(
+    script: &str,
+    skip: &[(&str, &str)],
+    new_store: impl Fn() -> S,
+) -> Report {
     let mut report = Report::default();
-    let mut store = MemStore::default();
+    let mut store = new_store();
     let lines: Vec<&str> = script
         .lines()
         .map(|l| {
@@ -392,7 +451,7 @@ pub(crate) fn run(script: &str, skip: &[(&str, &str)]) -> Report {
             continue;
         }
         if l == "clear" {
-            store = MemStore::default();
+            store = new_store();
             continue;
         }
         if let Some(rest) = l.strip_prefix("load ") {
@@ -427,8 +486,8 @@ pub(crate) fn run(script: &str, skip: &[(&str, &str)]) -> Report {
                     Err(e) => report.failures.push(format!("line {}: {e}", i)),
                 }
             }
-            for (labels, samples) in block {
-                store.add(labels, samples);
+            if let Err(e) = store.load(block) {
+                report.failures.push(format!("line {lineno}: load: {e}"));
             }
             continue;
         }

@@ -1,7 +1,7 @@
 //! Tests: Prometheus' own scripts (ported under `tsdb/tests/promql/`), and
 //! hand-computed cases.
 
-use super::script::{run, Report};
+use super::script::{run, run_on, DbStore, Report};
 
 fn script(name: &str) -> String {
     let path = format!("{}/tests/promql/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -29,6 +29,38 @@ fn check(name: &str, skip: &[(&str, &str)]) -> Report {
         r.failures.len()
     );
     r
+}
+
+const SCRIPTS: &[&str] = &[
+    "aggregators.test",
+    "at_modifier.test",
+    "collision.test",
+    "functions.test",
+    "histograms.test",
+    "literals.test",
+    "operators.test",
+    "selectors.test",
+    "staleness.test",
+    "subquery.test",
+    "trig_functions.test",
+];
+
+/// Every script again on a real database flushed to blocks, so the codecs'
+/// round trip of NaN, infinities and stale markers is covered end to end.
+#[test]
+fn scripts_on_a_real_db() {
+    for name in SCRIPTS {
+        let r = run_on(&script(name), &[], DbStore::new);
+        for f in &r.failures {
+            eprintln!("  FAILED {f}");
+        }
+        assert!(
+            r.failures.is_empty(),
+            "{name} on Db: {} failures",
+            r.failures.len()
+        );
+        assert!(r.passed > 0);
+    }
 }
 
 #[test]
@@ -433,4 +465,78 @@ fn perf_probe() {
         let m = query_range(&s, q, 0, 43_200 * 60_000, 300_000, &o).unwrap();
         eprintln!("{q}: {} series, {:?}", m.len(), t.elapsed());
     }
+}
+
+/// Odd but parseable queries give an answer or an error, never a panic.
+#[test]
+fn odd_queries_do_not_panic() {
+    let pts: Vec<(i64, f64)> = (0..50).map(|i| (i * 15_000, (i % 7) as f64)).collect();
+    let mut s = store(&[("g", &pts)]);
+    s.add(
+        Labels::new("b", &[("le", "0.5")]).unwrap(),
+        vec![Sample::new(0, 1.0)],
+    );
+    s.add(
+        Labels::new("b", &[("le", "junk")]).unwrap(),
+        vec![Sample::new(0, 1.0)],
+    );
+    for q in [
+        "topk(1e300, g)",
+        "topk(NaN, g)",
+        "topk(-1, g)",
+        "bottomk(1, g)",
+        "quantile(NaN, g)",
+        "quantile(2, g)",
+        "g offset 100000w",
+        "g offset -100000w",
+        "g @ 99999999999",
+        "g @ -99999999999",
+        "rate(g[1ms])",
+        "rate(g[100000w])",
+        "g[1h:1ms]",
+        "max_over_time(g[10m:1ms])",
+        "max_over_time(g[10m:1ms] offset 1w @ 100)",
+        "histogram_quantile(0.5, g)",
+        "histogram_quantile(0.5, b)",
+        "histogram_quantile(NaN, b)",
+        "round(g, 0)",
+        "round(g, -1)",
+        "count_values(\"__name__\", g)",
+        "count_values(\"a-b\", g)",
+        "label_replace(g, \"x\", \"$9$name${1}\", \"gpu\", \"(.)\")",
+        "label_join(g, \"x\", \",\")",
+        "holt_winters(g[5m], 2, 0.5)",
+        "predict_linear(g[5m], 1e308)",
+        "day_of_week(g * 1e300)",
+        "year(vector(-1e18))",
+        "g ^ g % 0 / 0",
+        "g and on() g or ignoring(gpu) g unless g",
+        "g == bool g",
+        "g * on(gpu) group_left(x) g",
+        "sum without (__name__) (g)",
+        "absent_over_time(nope{a=\"1\",a=\"2\"}[1m])",
+        "scalar(g) + vector(1)",
+        "-(-g)",
+        "timestamp(timestamp(g))",
+        "stddev_over_time(g[1s])",
+        "deriv(g[1m])",
+    ] {
+        for (start, end) in [(0, 0), (-600_000, 900_000)] {
+            let _ = query_range(&s, q, start, end, 60_000, &QueryOptions::default());
+            let _ = query_instant(&s, q, end, &QueryOptions::default());
+        }
+    }
+}
+
+/// A script added to tests/promql must also be listed (and so run on Db).
+#[test]
+fn every_script_is_listed() {
+    let dir = format!("{}/tests/promql", env!("CARGO_MANIFEST_DIR"));
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".test"))
+        .collect();
+    found.sort();
+    assert_eq!(found, SCRIPTS);
 }
