@@ -86,7 +86,12 @@ pub trait Queryable {
 
 impl Queryable for Db {
     fn select_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>> {
-        self.select(matchers, mint..=maxt)?.collect()
+        let mut v: Vec<Series> = self.select(matchers, mint..=maxt)?.collect::<Result<_>>()?;
+        // Prometheus' storage hands series over sorted by label set, and
+        // order-sensitive operators (topk/bottomk ties, the first of
+        // duplicate series) follow it; ids come in registration order.
+        v.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(v)
     }
 }
 
