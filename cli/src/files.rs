@@ -13,8 +13,8 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Opens `path` (or stdin for `-`) for buffered reading, decompressing
 /// zstd or gzip when the content starts with their magic.
-pub fn open_input(path: &Path) -> anyhow::Result<Box<dyn BufRead>> {
-    let raw: Box<dyn Read> = if path.as_os_str() == "-" {
+pub fn open_input(path: &Path) -> anyhow::Result<Box<dyn BufRead + Send>> {
+    let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
         Box::new(File::open(path).with_context(|| format!("opening {}", path.display()))?)

@@ -8,6 +8,37 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `println!` for results on stdout: when the reader has gone (`minetsdb
+/// stats | head`) the program ends quietly instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($t)*) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = write!(std::io::stdout(), $($t)*) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
+/// Stdout closed by the reader is a normal end (exit 0, like `yes | head`);
+/// any other write error is reported.
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("minetsdb: writing to standard output: {e}");
+    std::process::exit(1);
+}
+
 mod cmd;
 mod duration;
 mod files;
@@ -55,6 +86,15 @@ fn main() -> ExitCode {
     };
     match res {
         Ok(code) => code,
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            // The reader of our output went away (`| head`): a normal end.
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             // One line: what failed and where, outermost context first.
             eprintln!("minetsdb: {e:#}");

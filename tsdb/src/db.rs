@@ -147,6 +147,8 @@ pub(crate) struct Inner {
     blocks_max_t: Vec<i64>,
     wal: Option<wal::WalWriter>,
     pub(crate) next_seq: u64,
+    /// The cut boundary reached so far (see `maybe_cut`).
+    cut_horizon: i64,
     poisoned: Option<String>,
     report: OpenReport,
     /// Last block chunk decoded by the duplicate check (backfill reads
@@ -478,14 +480,24 @@ impl Db {
             return Ok(());
         };
         let span = self.opts.block_span_ms;
-        let before = if inner.head.n_samples() >= self.opts.max_head_samples {
+        let full = inner.head.n_samples() >= self.opts.max_head_samples;
+        let horizon = window_start(max_t.saturating_sub(self.opts.out_of_order_grace_ms), span);
+        // Cut when the newest data has closed a window since the last cut
+        // (live collection: once a day), or when the head is full. Late
+        // samples for closed windows wait in the head until then: a
+        // backfill arriving series by series thus becomes one block per
+        // window, not a block per window per batch.
+        let before = if full {
             max_t.saturating_add(1)
+        } else if horizon > inner.cut_horizon {
+            horizon
         } else {
-            window_start(max_t.saturating_sub(self.opts.out_of_order_grace_ms), span)
+            return Ok(());
         };
         if min_t < before {
             self.cut(inner, before)?;
         }
+        inner.cut_horizon = inner.cut_horizon.max(horizon);
         Ok(())
     }
 
@@ -777,6 +789,7 @@ impl Inner {
             blocks_max_t: Vec::new(),
             wal: None,
             next_seq: 1,
+            cut_horizon: i64::MIN,
             poisoned: None,
             report: OpenReport::default(),
             dup_cache: None,

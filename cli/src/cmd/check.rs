@@ -27,15 +27,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let db = Db::open(&dir, Options::default())
             .with_context(|| format!("opening {} for repair", dir.display()))?;
         for d in db.open_report().damage {
-            println!("{}: offset {}: {}", d.file.display(), d.offset, d.what);
+            outln!("{}: offset {}: {}", d.file.display(), d.offset, d.what);
         }
         let rep = db
             .repair()
             .with_context(|| format!("repairing {}", dir.display()))?;
         for p in &rep.moved {
-            println!("moved aside: {}", p.display());
+            outln!("moved aside: {}", p.display());
         }
-        println!(
+        outln!(
             "repair: {} block(s) moved aside, {} salvaged, {} unreadable sample(s) left in the damaged files",
             rep.moved.len(),
             rep.salvaged_blocks,
@@ -47,22 +47,23 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("opening {}", dir.display()))?;
     let mut problems = 0;
     for d in db.open_report().damage {
-        println!("{}: offset {}: {}", d.file.display(), d.offset, d.what);
+        outln!("{}: offset {}: {}", d.file.display(), d.offset, d.what);
         problems += 1;
     }
     for e in db.verify() {
-        println!("{e}");
+        outln!("{e}");
         problems += 1;
     }
     let st = db.stats();
     if problems == 0 {
-        println!(
+        outln!(
             "ok: {} blocks, {} series, every checksum verified",
-            st.blocks, st.series
+            st.blocks,
+            st.series
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        println!(
+        outln!(
             "{problems} problem(s) found{}",
             if a.repair {
                 ""

@@ -27,7 +27,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         .compact()
         .with_context(|| format!("compacting {}", dir.display()))?;
     let after = db.stats();
-    println!(
+    outln!(
         "blocks {} -> {} ({} written, {} removed), block bytes {} -> {}{}",
         before.blocks,
         after.blocks,

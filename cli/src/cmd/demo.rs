@@ -55,7 +55,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let total = backfill_into(&mut rig, &db, start, end, 60, |_| {})?;
     db.flush()?;
     let took = began.elapsed();
-    println!(
+    outln!(
         "Simulated {} days of a {}-GPU rig: {} samples of {} series written in {:.2?}.\n",
         a.days,
         a.gpus,
@@ -64,9 +64,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         took
     );
     super::stats::print_stats(&db);
-    println!();
+    outln!();
     summary(&db, end - 86_400_000, end)?;
-    println!(
+    outln!(
         "\nNext: minetsdb stats --db {0}   minetsdb check --db {0}",
         dir.display()
     );
@@ -75,10 +75,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 
 /// Per-GPU averages over the last day, read back through `select`.
 fn summary(db: &Db, from: i64, to: i64) -> anyhow::Result<()> {
-    println!("Last 24 hours, per GPU (read back from the database):");
-    println!(
+    outln!("Last 24 hours, per GPU (read back from the database):");
+    outln!(
         "{:<44} {:>10} {:>10} {:>12}",
-        "GPU", "avg W", "max °C", "avg MH/s"
+        "GPU",
+        "avg W",
+        "max °C",
+        "avg MH/s"
     );
     let power = avg_by_uuid(db, "nvidia_smi_power_draw_watts", from, to, Agg::Avg)?;
     let temp = avg_by_uuid(db, "nvidia_smi_temperature_gpu", from, to, Agg::Max)?;
@@ -86,7 +89,7 @@ fn summary(db: &Db, from: i64, to: i64) -> anyhow::Result<()> {
     for (uuid, name, w) in &power {
         let c = temp.iter().find(|x| &x.0 == uuid).map_or(f64::NAN, |x| x.2);
         let h = hash.iter().find(|x| &x.0 == uuid).map_or(f64::NAN, |x| x.2);
-        println!(
+        outln!(
             "{:<44} {:>10.1} {:>10.0} {:>12.2}",
             format!("{name} {}", short(uuid)),
             w,

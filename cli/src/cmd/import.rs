@@ -42,6 +42,67 @@ enum InFormat {
 
 const BATCH: usize = 100_000;
 
+/// What the parser thread hands to the appending one, in input order.
+enum Parsed {
+    Batch(Vec<(Labels, Sample)>),
+    Metadata(String, minetsdb::Metadata),
+    Skipped(String),
+    /// Parsing stopped here; batches before it were sent.
+    Failed(String),
+}
+
+fn parse_batches(
+    input: Box<dyn std::io::BufRead + Send>,
+    opts: exposition::Options,
+    skip_bad_lines: bool,
+    tx: &std::sync::mpsc::SyncSender<Parsed>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    let send = |m: Parsed| tx.send(m).is_ok();
+    for item in Parser::new(input, opts) {
+        let msg = match item {
+            Ok(Item::Sample {
+                labels,
+                t: Some(t),
+                v,
+            }) => {
+                batch.push((labels, Sample::new(t, v)));
+                if batch.len() < BATCH {
+                    continue;
+                }
+                Parsed::Batch(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+            }
+            Ok(Item::Sample {
+                labels, t: None, ..
+            }) => {
+                let _ = send(Parsed::Batch(std::mem::take(&mut batch)));
+                let _ = send(Parsed::Failed(format!(
+                    "sample of {labels} has no timestamp; pass --default-time to import it"
+                )));
+                return;
+            }
+            Ok(Item::Metadata { name, md }) => {
+                // Keep order: samples before the metadata go first.
+                if !batch.is_empty() && !send(Parsed::Batch(std::mem::take(&mut batch))) {
+                    return;
+                }
+                Parsed::Metadata(name, md)
+            }
+            Ok(Item::Eof) => continue,
+            Err(ExpoError::Parse(e)) if skip_bad_lines => Parsed::Skipped(e.to_string()),
+            Err(e) => {
+                let _ = send(Parsed::Batch(std::mem::take(&mut batch)));
+                let _ = send(Parsed::Failed(e.to_string()));
+                return;
+            }
+        };
+        if !send(msg) {
+            return;
+        }
+    }
+    let _ = send(Parsed::Batch(batch));
+}
+
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let dir = a.db.unwrap_or_else(crate::paths::default_db);
     let db =
@@ -68,8 +129,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             default_timestamp_ms: default_t,
             ..exposition::Options::default()
         };
-        let mut batch: Vec<(Labels, Sample)> = Vec::with_capacity(BATCH);
-        let mut flush = |batch: &mut Vec<(Labels, Sample)>| -> anyhow::Result<()> {
+        // Parsing runs on its own thread while this one appends: the
+        // appends wait on fsync, the parser on the CPU, and a machine with
+        // two cores does both at once. The bounded channel keeps at most a
+        // few batches in flight.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed>(2);
+        let skip = a.skip_bad_lines;
+        let parser = std::thread::spawn(move || parse_batches(input, opts, skip, &tx));
+        let mut store = |batch: &[(Labels, Sample)]| -> anyhow::Result<()> {
             let rep = db
                 .append_labeled(batch)
                 .with_context(|| format!("storing samples from {name}"))?;
@@ -82,52 +149,39 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     c.labels, c.t, c.stored, c.rejected
                 );
             }
-            batch.clear();
             Ok(())
         };
-        for item in Parser::new(input, opts) {
-            match item {
-                Ok(Item::Sample {
-                    labels,
-                    t: Some(t),
-                    v,
-                }) => {
-                    batch.push((labels, Sample::new(t, v)));
-                    if batch.len() >= BATCH {
-                        flush(&mut batch)?;
-                    }
-                }
-                Ok(Item::Sample {
-                    labels, t: None, ..
-                }) => {
-                    flush(&mut batch)?;
-                    anyhow::bail!("{name}: sample of {labels} has no timestamp; pass --default-time to import it");
-                }
-                Ok(Item::Metadata { name: metric, md }) => {
+        let mut failure = None;
+        for msg in &rx {
+            match msg {
+                Parsed::Batch(b) => store(&b)?,
+                Parsed::Metadata(metric, md) => {
                     // Metadata names the family; counters' samples carry _total.
                     if minetsdb::check_metric_name(&metric).is_ok() {
                         db.set_metadata(&metric, md)
                             .with_context(|| format!("storing metadata from {name}"))?;
                     }
                 }
-                Ok(Item::Eof) => {}
-                Err(ExpoError::Parse(e)) if a.skip_bad_lines => {
+                Parsed::Skipped(e) => {
                     skipped += 1;
                     if skipped <= 5 {
                         eprintln!("minetsdb: {name}: skipped {e}");
                     }
                 }
-                Err(e) => {
-                    // Keep everything read before the bad line.
-                    flush(&mut batch)?;
-                    anyhow::bail!("{name}: {e} ({appended} samples before it were stored)");
-                }
+                Parsed::Failed(e) => failure = Some(e),
             }
         }
-        flush(&mut batch)?;
+        let _ = parser.join();
+        if let Some(e) = failure {
+            // Everything before the bad line is stored by now.
+            anyhow::bail!("{name}: {e} ({appended} samples before it were stored)");
+        }
     }
+    // Backfilled history is written to blocks now, one per window, rather
+    // than waiting in the WAL for the next cut.
+    db.flush().context("writing imported samples to blocks")?;
     let secs = began.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "imported {appended} samples ({duplicates} already stored, {conflicts} conflicting and rejected{}) in {secs:.2}s, {:.2} M samples/s",
         if a.skip_bad_lines { format!(", {skipped} bad lines skipped") } else { String::new() },
         (appended + duplicates + conflicts) as f64 / secs.max(1e-9) / 1e6

@@ -60,13 +60,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let m = db
             .query_range(&a.expr, start, end, step)
             .with_context(|| format!("evaluating {}", a.expr))?;
-        print!("{}", render_matrix(&m, a.format));
+        out!("{}", render_matrix(&m, a.format));
     } else {
         let at = t(&a.time, "time", now)?;
         let v = db
             .query_instant(&a.expr, at)
             .with_context(|| format!("evaluating {}", a.expr))?;
-        print!("{}", render_value(&v, a.format));
+        out!("{}", render_value(&v, a.format));
     }
     Ok(ExitCode::SUCCESS)
 }

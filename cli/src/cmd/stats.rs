@@ -21,13 +21,13 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let db = minetsdb::Db::open_read_only(&dir, minetsdb::Options::default())
         .with_context(|| format!("opening {}", dir.display()))?;
     print_stats(&db);
-    println!("\nbiggest series:");
+    outln!("\nbiggest series:");
     for (l, n) in db.series_sample_counts().iter().take(a.top) {
-        println!("  {n:>12}  {l}");
+        outln!("  {n:>12}  {l}");
     }
-    println!("\nlabel cardinality (distinct values):");
+    outln!("\nlabel cardinality (distinct values):");
     for (name, n) in db.label_cardinality().iter().take(a.top) {
-        println!("  {n:>12}  {name}");
+        outln!("  {n:>12}  {name}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -36,18 +36,20 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 pub fn print_stats(db: &minetsdb::Db) {
     let st = db.stats();
     let samples = st.block_samples + st.head_samples as u64;
-    println!("database      {}", db.path().display());
-    println!("series        {}", st.series);
-    println!(
+    outln!("database      {}", db.path().display());
+    outln!("series        {}", st.series);
+    outln!(
         "samples       {samples} ({} in {} blocks, {} in the head)",
-        st.block_samples, st.blocks, st.head_samples
+        st.block_samples,
+        st.blocks,
+        st.head_samples
     );
     if let Some((a, b)) = st.time_range {
-        println!("time range    {} .. {}", fmt_time(a), fmt_time(b));
+        outln!("time range    {} .. {}", fmt_time(a), fmt_time(b));
     }
     if st.block_samples > 0 {
         let files = st.disk_bytes;
-        println!(
+        outln!(
             "on disk       {} bytes: {:.3} bytes/sample in blocks, {:.3} bytes/sample all files",
             files,
             st.block_bytes as f64 / st.block_samples as f64,
@@ -60,17 +62,18 @@ pub fn print_stats(db: &minetsdb::Db) {
             .iter()
             .map(|(l, n)| format!("level {l}: {n}"))
             .collect();
-        println!("blocks        {}", levels.join(", "));
+        outln!("blocks        {}", levels.join(", "));
     }
     if st.head_samples > 0 {
-        println!(
+        outln!(
             "head          {} samples in {} bytes of memory",
-            st.head_samples, st.head_bytes
+            st.head_samples,
+            st.head_bytes
         );
     }
     let rep = db.open_report();
     for d in &rep.damage {
-        println!(
+        outln!(
             "damage        {} at {}: {}",
             d.file.display(),
             d.offset,
