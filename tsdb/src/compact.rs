@@ -48,7 +48,7 @@ impl Db {
         // retention like the rest.
         {
             let mut inner = self.write()?;
-            self.maybe_cut(&mut inner)?;
+            self.cut_closed(&mut inner)?;
         }
         let mut rep = CompactReport {
             bytes_before: self.block_bytes(),

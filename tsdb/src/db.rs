@@ -475,6 +475,23 @@ impl Db {
 
     /// Cuts head windows whose span (plus the out-of-order grace) is over,
     /// or everything when the head has reached its size bound.
+    /// Cuts every window that is closed (by the grace rule), including late
+    /// samples waiting in the head for windows cut before.
+    pub(crate) fn cut_closed(&self, inner: &mut Inner) -> Result<()> {
+        let Some(max_t) = inner.head.max_t() else {
+            return Ok(());
+        };
+        let horizon = window_start(
+            max_t.saturating_sub(self.opts.out_of_order_grace_ms),
+            self.opts.block_span_ms,
+        );
+        if inner.head.min_t().is_some_and(|m| m < horizon) {
+            self.cut(inner, horizon)?;
+        }
+        inner.cut_horizon = inner.cut_horizon.max(horizon);
+        Ok(())
+    }
+
     pub(crate) fn maybe_cut(&self, inner: &mut Inner) -> Result<()> {
         let (Some(min_t), Some(max_t)) = (inner.head.min_t(), inner.head.max_t()) else {
             return Ok(());
