@@ -1053,6 +1053,114 @@ impl Inner {
     }
 }
 
+/// Part of a series for range aggregates: decoded samples, or a whole
+/// chunk that can be aggregated from its summary without decoding.
+pub(crate) enum Piece {
+    Samples(Vec<Sample>),
+    Chunk {
+        block: Arc<Block>,
+        meta: crate::block::ChunkMeta,
+    },
+}
+
+impl Piece {
+    pub(crate) fn first_t(&self) -> i64 {
+        match self {
+            Piece::Samples(s) => s.first().map_or(i64::MAX, |x| x.t),
+            Piece::Chunk { meta, .. } => meta.summary.first_t,
+        }
+    }
+    pub(crate) fn last_t(&self) -> i64 {
+        match self {
+            Piece::Samples(s) => s.last().map_or(i64::MIN, |x| x.t),
+            Piece::Chunk { meta, .. } => meta.summary.last_t,
+        }
+    }
+    /// The samples of the piece (decodes a chunk).
+    pub(crate) fn samples(&self) -> Result<Vec<Sample>> {
+        match self {
+            Piece::Samples(s) => Ok(s.clone()),
+            Piece::Chunk { block, meta } => {
+                let (mut ts, mut vs) = (Vec::new(), Vec::new());
+                block.decode_chunk(meta, &mut ts, &mut vs)?;
+                Ok(ts
+                    .into_iter()
+                    .zip(vs)
+                    .map(|(t, v)| Sample { t, v })
+                    .collect())
+            }
+        }
+    }
+}
+
+impl Db {
+    /// Series matching `matchers` as time-ordered, non-overlapping pieces
+    /// covering `[lo, hi]`: chunks wholly inside the range stay encoded
+    /// (their summaries can answer range aggregates), everything else is
+    /// decoded and cut to the range. Sorted by labels, like `select_series`.
+    pub(crate) fn select_pieces(
+        &self,
+        matchers: &[Matcher],
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<(Labels, Vec<Piece>)>> {
+        let inner = self.read();
+        let blocks: Vec<Arc<Block>> = inner
+            .blocks
+            .iter()
+            .filter(|b| b.n_samples > 0 && b.min_t <= hi && b.max_t >= lo)
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for id in inner.registry.select(matchers) {
+            let Some(labels) = inner.registry.labels(id).cloned() else {
+                continue;
+            };
+            let mut pieces = Vec::new();
+            for b in &blocks {
+                for meta in b.chunks_of(id) {
+                    let (f, l) = (meta.summary.first_t, meta.summary.last_t);
+                    if l < lo || f > hi {
+                        continue;
+                    }
+                    let piece = Piece::Chunk {
+                        block: b.clone(),
+                        meta: *meta,
+                    };
+                    if f >= lo && l <= hi {
+                        pieces.push(piece);
+                    } else {
+                        let mut s = piece.samples()?;
+                        s.retain(|x| x.t >= lo && x.t <= hi);
+                        pieces.push(Piece::Samples(s));
+                    }
+                }
+            }
+            let head = inner.head.range(id, lo, hi);
+            if !head.is_empty() {
+                pieces.push(Piece::Samples(head));
+            }
+            pieces.retain(|p| p.first_t() <= p.last_t());
+            if pieces.is_empty() {
+                continue;
+            }
+            pieces.sort_by_key(Piece::first_t);
+            // Overlapping pieces (a backfilled block, a replayed WAL) would
+            // be counted twice by summaries: merge such a series instead.
+            if pieces.windows(2).any(|w| w[0].last_t() >= w[1].first_t()) {
+                let runs = pieces
+                    .iter()
+                    .map(Piece::samples)
+                    .collect::<Result<Vec<_>>>()?;
+                pieces = vec![Piece::Samples(merge_runs(runs))];
+            }
+            out.push((labels, pieces));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+}
+
 /// Streams [`Series`] from [`Db::select`], decoding lazily per series.
 pub struct SeriesIter {
     /// Remaining (id, labels, head samples in range), reversed for pop().

@@ -7,7 +7,7 @@
 mod reader;
 mod writer;
 
-pub(crate) use reader::Block;
+pub(crate) use reader::{Block, ChunkMeta};
 pub(crate) use writer::BlockBuilder;
 
 pub(crate) const MAGIC: &[u8; 8] = b"MTSDBBLK";

@@ -502,6 +502,13 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
         let Some(marg) = args.get(mi) else {
             return Err(query_err("missing range vector argument"));
         };
+        if let (Node::Matrix { sel, range }, true, Some(db)) = (
+            marg,
+            params.is_empty() && functions::WindowFold::supports(func),
+            self.q.as_db(),
+        ) {
+            return self.range_call_pieces(db, func, sel, *range);
+        }
         let (source, range, offset, at) = match marg {
             Node::Matrix { sel, range } => {
                 let hi = sel.ref_time(self.end).max(sel.ref_time(self.start));
@@ -575,6 +582,87 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
         }
         if func == Func::AbsentOverTime {
             return Ok(self.absent_over_time(&out, args));
+        }
+        check_unique(out.iter().map(|s| &s.metric))?;
+        Ok(out)
+    }
+
+    /// `range_call` over a database: chunks wholly inside a step's window
+    /// are aggregated from their summaries; the rest is decoded (each chunk
+    /// at most once). A window that uses no summary goes through
+    /// `call_range` like any other, so partial windows keep its exact
+    /// arithmetic.
+    fn range_call_pieces(
+        &mut self,
+        db: &crate::Db,
+        func: Func,
+        sel: &Selector,
+        range: i64,
+    ) -> Result<Mat> {
+        self.check_deadline()?;
+        let hi = sel.ref_time(self.end).max(sel.ref_time(self.start));
+        let lo = sel
+            .ref_time(self.start)
+            .min(sel.ref_time(self.end))
+            .saturating_sub(range);
+        let series = db.select_pieces(&sel.matchers, lo, hi)?;
+        let mut out: Mat = Vec::new();
+        for (labels, pieces) in series {
+            self.check_deadline()?;
+            let mut decoded: Vec<Option<Vec<Sample>>> = (0..pieces.len()).map(|_| None).collect();
+            let mut points = Vec::new();
+            let steps: Vec<i64> = self.steps().collect();
+            for ts in steps {
+                let maxt = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                let mint = maxt.saturating_sub(range);
+                let mut fold = functions::WindowFold::default();
+                let mut window: Vec<Sample> = Vec::new();
+                let mut used_summary = false;
+                let start = pieces.partition_point(|p| p.last_t() < mint);
+                for (j, p) in pieces.iter().enumerate().skip(start) {
+                    if p.first_t() > maxt {
+                        break;
+                    }
+                    if let crate::db::Piece::Chunk { meta, .. } = p {
+                        let s = &meta.summary;
+                        if s.first_t >= mint && s.last_t <= maxt && s.sum.is_finite() {
+                            fold.add_samples(&window);
+                            window.clear();
+                            fold.add_summary(s);
+                            used_summary = true;
+                            continue;
+                        }
+                    }
+                    if decoded[j].is_none() {
+                        let mut v = p.samples()?;
+                        v.retain(|x| !is_stale(x.v));
+                        self.count(v.len())?;
+                        decoded[j] = Some(v);
+                    }
+                    let v = decoded[j].as_deref().unwrap_or(&[]);
+                    let a = v.partition_point(|x| x.t < mint);
+                    let b = v.partition_point(|x| x.t <= maxt);
+                    window.extend_from_slice(v.get(a..b).unwrap_or(&[]));
+                }
+                let value = if used_summary {
+                    fold.add_samples(&window);
+                    fold.finish(func, mint, maxt, range)
+                } else if window.is_empty() {
+                    None
+                } else {
+                    functions::call_range(func, &window, mint, maxt, range, ts, &[])?
+                };
+                if let Some(v) = value {
+                    points.push(Sample::new(ts, v));
+                }
+            }
+            if !points.is_empty() {
+                self.count(points.len())?;
+                out.push(Ser {
+                    metric: Metric::from(&labels).without_name(),
+                    points,
+                });
+            }
         }
         check_unique(out.iter().map(|s| &s.metric))?;
         Ok(out)

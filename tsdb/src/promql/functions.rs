@@ -310,10 +310,41 @@ fn extrapolated_rate(
             prev = p.v;
         }
     }
+    extrapolate(
+        *first,
+        *last,
+        pts.len(),
+        result,
+        start,
+        end,
+        range,
+        is_counter,
+        is_rate,
+    )
+}
+
+/// The extrapolation half of `extrapolatedRate`, given the window's first
+/// and last sample, how many samples it holds, and its (reset-corrected)
+/// difference.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extrapolate(
+    first: Sample,
+    last: Sample,
+    n: usize,
+    result: f64,
+    start: i64,
+    end: i64,
+    range: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    if n < 2 {
+        return None;
+    }
     let mut to_start = (first.t - start) as f64 / 1000.0;
     let to_end = (end - last.t) as f64 / 1000.0;
     let sampled = (last.t - first.t) as f64 / 1000.0;
-    let avg_between = sampled / (pts.len() - 1) as f64;
+    let avg_between = sampled / (n - 1) as f64;
     if is_counter && result > 0.0 && first.v >= 0.0 {
         // A counter cannot go below zero: stop extrapolating where it would.
         let to_zero = sampled * (first.v / result);
@@ -338,6 +369,132 @@ fn extrapolated_rate(
         factor /= range as f64 / 1000.0;
     }
     Some(result * factor)
+}
+
+/// A window's aggregate built from samples and whole-chunk summaries, in
+/// time order: what `*_over_time` (avg, min, max, sum, count) and
+/// `rate`/`increase`/`delta` need, without decoding chunks that lie wholly
+/// inside the window.
+#[derive(Debug, Default)]
+pub(crate) struct WindowFold {
+    pub(crate) count: usize,
+    sum: f64,
+    sum_c: f64,
+    min: f64,
+    max: f64,
+    first: Option<Sample>,
+    last: Option<Sample>,
+    /// Counter reset corrections: the value before each drop.
+    resets: f64,
+}
+
+impl WindowFold {
+    pub(crate) fn add_samples(&mut self, pts: &[Sample]) {
+        for p in pts {
+            self.step(*p);
+            (self.sum, self.sum_c) = kahan_inc(p.v, self.sum, self.sum_c);
+            self.count += 1;
+        }
+    }
+
+    fn step(&mut self, p: Sample) {
+        match self.last {
+            None => {
+                self.first = Some(p);
+                self.min = p.v;
+                self.max = p.v;
+            }
+            Some(prev) => {
+                if p.v < prev.v {
+                    self.resets += prev.v;
+                }
+                if p.v > self.max || self.max.is_nan() {
+                    self.max = p.v;
+                }
+                if p.v < self.min || self.min.is_nan() {
+                    self.min = p.v;
+                }
+            }
+        }
+        self.last = Some(p);
+    }
+
+    /// Adds a whole chunk by its summary (the caller uses only summaries
+    /// with a finite sum, so they hold no NaN, infinity or stale marker).
+    pub(crate) fn add_summary(&mut self, s: &crate::chunk::ChunkSummary) {
+        self.step(Sample::new(s.first_t, s.first));
+        if s.count > 1 {
+            self.resets += s.increase - (s.last - s.first);
+            if s.max > self.max {
+                self.max = s.max;
+            }
+            if s.min < self.min {
+                self.min = s.min;
+            }
+            self.last = Some(Sample::new(s.last_t, s.last));
+        }
+        (self.sum, self.sum_c) = kahan_inc(s.sum, self.sum, self.sum_c);
+        self.count += s.count as usize;
+    }
+
+    pub(crate) fn finish(&self, func: Func, start: i64, end: i64, range: i64) -> Option<f64> {
+        let (first, last) = (self.first?, self.last?);
+        let sum = if self.sum.is_infinite() {
+            self.sum
+        } else {
+            self.sum + self.sum_c
+        };
+        Some(match func {
+            Func::CountOverTime => self.count as f64,
+            Func::SumOverTime => sum,
+            Func::AvgOverTime => sum / self.count as f64,
+            Func::MinOverTime => self.min,
+            Func::MaxOverTime => self.max,
+            Func::Rate | Func::Increase => {
+                let result = last.v - first.v + self.resets;
+                return extrapolate(
+                    first,
+                    last,
+                    self.count,
+                    result,
+                    start,
+                    end,
+                    range,
+                    true,
+                    func == Func::Rate,
+                );
+            }
+            Func::Delta => {
+                return extrapolate(
+                    first,
+                    last,
+                    self.count,
+                    last.v - first.v,
+                    start,
+                    end,
+                    range,
+                    false,
+                    false,
+                )
+            }
+            _ => return None,
+        })
+    }
+
+    /// Functions this fold can answer.
+    pub(crate) fn supports(func: Func) -> bool {
+        matches!(
+            func,
+            Func::CountOverTime
+                | Func::SumOverTime
+                | Func::AvgOverTime
+                | Func::MinOverTime
+                | Func::MaxOverTime
+                | Func::Rate
+                | Func::Increase
+                | Func::Delta
+        )
+    }
 }
 
 fn instant_value(pts: &[Sample], is_rate: bool) -> Option<f64> {

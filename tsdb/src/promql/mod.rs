@@ -82,6 +82,13 @@ use crate::matcher::Matcher;
 pub trait Queryable {
     /// Series matching all `matchers`, samples with `mint <= t <= maxt`.
     fn select_series(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Vec<Series>>;
+
+    /// The database behind this store, when it is one: range aggregates
+    /// then read chunk summaries instead of decoding whole chunks.
+    #[doc(hidden)]
+    fn as_db(&self) -> Option<&Db> {
+        None
+    }
 }
 
 impl Queryable for Db {
@@ -92,6 +99,10 @@ impl Queryable for Db {
         // duplicate series) follow it; ids come in registration order.
         v.sort_by(|a, b| a.labels.cmp(&b.labels));
         Ok(v)
+    }
+
+    fn as_db(&self) -> Option<&Db> {
+        Some(self)
     }
 }
 
