@@ -129,13 +129,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         step,
         unit,
     };
-    let color = match a.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
+    let color = use_color(
+        a.color,
+        std::io::stdout().is_terminal(),
+        std::env::var_os("NO_COLOR").is_some(),
+    );
     print!(
         "{}",
         render_terminal(&chart, width, usize::from(a.height), color)
@@ -145,6 +143,16 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         eprintln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether to colour: `auto` on a terminal unless NO_COLOR is set (to any
+/// value, as no-color.org asks); an explicit `always` or `never` wins.
+fn use_color(choice: ColorChoice, stdout_is_terminal: bool, no_color: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => stdout_is_terminal && !no_color,
+    }
 }
 
 /// The terminal's width: asked of stdout, else `$COLUMNS`, else 100.
@@ -172,4 +180,26 @@ fn fmt_step(ms: i64) -> String {
         }
     }
     format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fmt_step, use_color, ColorChoice};
+
+    #[test]
+    fn colour_choice() {
+        assert!(use_color(ColorChoice::Auto, true, false));
+        assert!(!use_color(ColorChoice::Auto, true, true));
+        assert!(!use_color(ColorChoice::Auto, false, false));
+        assert!(use_color(ColorChoice::Always, false, true));
+        assert!(!use_color(ColorChoice::Never, true, false));
+    }
+
+    #[test]
+    fn step_labels() {
+        assert_eq!(fmt_step(300_000), "5m");
+        assert_eq!(fmt_step(155_000), "155s");
+        assert_eq!(fmt_step(86_400_000), "1d");
+        assert_eq!(fmt_step(1_500), "1500ms");
+    }
 }

@@ -324,6 +324,50 @@ mod tests {
         assert!(segments(&[], step).is_empty());
     }
 
+    #[test]
+    fn gap_leaves_blank_cells() {
+        // Data for the first and last ten minutes of an hour, none between:
+        // the middle of the chart stays empty instead of a ramp.
+        let pts: Vec<(i64, f64)> = (0..=60)
+            .filter(|m| *m <= 10 || *m >= 50)
+            .map(|m| (m * 60_000, if m <= 10 { 0.0 } else { 100.0 }))
+            .collect();
+        let c = Chart {
+            title: "t".into(),
+            series: vec![Series {
+                label: "a".into(),
+                points: pts,
+            }],
+            start: 0,
+            end: 3_600_000,
+            step: 60_000,
+            unit: Unit::none(),
+        };
+        let out = render_terminal(&c, 50, 4, false);
+        let plot_rows: Vec<Vec<char>> = out
+            .lines()
+            .skip(1)
+            .take(4)
+            .map(|l| {
+                l.chars()
+                    .skip_while(|&c| c != '┤' && c != '│')
+                    .skip(1)
+                    .collect()
+            })
+            .collect();
+        let cols = plot_rows[0].len();
+        for row in &plot_rows {
+            assert!(
+                row[cols * 3 / 10..cols * 7 / 10].iter().all(|&c| c == ' '),
+                "{out}"
+            );
+        }
+        assert!(
+            plot_rows[0][cols - 1] != ' ' && plot_rows[3][0] != ' ',
+            "{out}"
+        );
+    }
+
     fn metric(labels: &[(&str, &str)]) -> Metric {
         Metric::from(&minetsdb::Labels::from_pairs(labels.iter().copied()).unwrap())
     }
