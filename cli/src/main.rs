@@ -44,6 +44,7 @@ mod duration;
 mod files;
 mod output;
 mod paths;
+mod plot;
 mod time;
 
 /// One binary, one database: GPU telemetry, pool and miner stats, queries,
@@ -67,6 +68,8 @@ enum Command {
     Compact(cmd::compact::Args),
     /// Evaluate a PromQL expression, instant or over a range.
     Query(cmd::query::Args),
+    /// Plot a PromQL expression over time in the terminal (braille), or as a PNG.
+    Plot(cmd::plot::Args),
     /// Import Prometheus text or OpenMetrics (plain, .gz, .zst, or - for stdin).
     Import(cmd::import::Args),
     /// Export series as OpenMetrics, Prometheus text or CSV.
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd::check::run(a),
         Command::Compact(a) => cmd::compact::run(a),
         Command::Query(a) => cmd::query::run(a),
+        Command::Plot(a) => cmd::plot::run(a),
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),
     };

@@ -4,5 +4,6 @@ pub mod compact;
 pub mod demo;
 pub mod export;
 pub mod import;
+pub mod plot;
 pub mod query;
 pub mod stats;
