@@ -17,7 +17,11 @@ pub fn open_input(path: &Path) -> anyhow::Result<Box<dyn BufRead + Send>> {
     let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(io::stdin())
     } else {
-        Box::new(File::open(path).with_context(|| format!("opening {}", path.display()))?)
+        let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        // Progress counts the file's own bytes, compressed or not.
+        let len = f.metadata().ok().map(|m| m.len());
+        let pb = crate::progress::bytes(len, &format!("importing {}", path.display()));
+        Box::new(crate::progress::Counting::new(f, pb))
     };
     let mut r = BufReader::with_capacity(1 << 16, raw);
     let head = r

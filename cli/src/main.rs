@@ -45,6 +45,7 @@ mod files;
 mod output;
 mod paths;
 mod plot;
+mod progress;
 mod time;
 
 /// One binary, one database: GPU telemetry, pool and miner stats, queries,

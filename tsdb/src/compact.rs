@@ -209,3 +209,58 @@ impl Db {
         Ok(in_samples.saturating_sub(out_samples))
     }
 }
+
+/// A background thread compacting a database at an interval, as `collect`
+/// runs it beside its appends. Stops (finishing the compaction under way)
+/// when dropped or [`Compactor::stop`]ped.
+#[derive(Debug)]
+pub struct Compactor {
+    stop: std::sync::mpsc::Sender<()>,
+    handle: Option<std::thread::JoinHandle<Vec<Error>>>,
+}
+
+impl Compactor {
+    /// Starts compacting `db` every `interval`, first after one interval.
+    /// Appends go on meanwhile: a compaction holds the writer's lock only
+    /// to cut closed head windows and to swap blocks, never while merging.
+    pub fn start(db: Arc<Db>, interval: std::time::Duration) -> Compactor {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::spawn(move || {
+            let mut errors = Vec::new();
+            loop {
+                match rx.recv_timeout(interval) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        if let Err(e) = db.compact() {
+                            // Kept for the owner; the next round retries.
+                            errors.push(e);
+                        }
+                    }
+                    _ => return errors,
+                }
+            }
+        });
+        Compactor {
+            stop: tx,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops the thread and returns the errors its compactions met.
+    pub fn stop(mut self) -> Vec<Error> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Vec<Error> {
+        let _ = self.stop.send(());
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Compactor {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

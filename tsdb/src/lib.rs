@@ -57,7 +57,7 @@ mod repair;
 pub(crate) mod wal;
 
 pub use chunk::ChunkSummary;
-pub use compact::CompactReport;
+pub use compact::{CompactReport, Compactor};
 pub use db::{
     AppendReport, Conflict, Db, OpenReport, Sample, Series, SeriesIter, SeriesRef, Stats,
 };

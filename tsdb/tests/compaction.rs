@@ -167,6 +167,40 @@ fn retention_drops_exactly_the_old_samples() {
     assert_eq!(rep.samples_dropped as usize, model.len() - want.len());
 }
 
+/// A compactor thread runs beside a writer: every append goes through while
+/// it merges, and afterwards every sample is there.
+#[test]
+fn background_compaction_beside_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = std::sync::Arc::new(Db::open(dir.path(), opts()).unwrap());
+    let compactor = minetsdb::Compactor::start(db.clone(), Duration::from_millis(5));
+    let mut model = Model::new();
+    let labels: Vec<Labels> = (0..8)
+        .map(|s| Labels::new("m", &[("s", &s.to_string())]).unwrap())
+        .collect();
+    for i in 0..3 * 24 * 60i64 {
+        let t = i * MIN;
+        let batch: Vec<(Labels, Sample)> = labels
+            .iter()
+            .enumerate()
+            .map(|(s, l)| {
+                model.insert((s, t), value(t, s).to_bits());
+                (l.clone(), Sample::new(t, value(t, s)))
+            })
+            .collect();
+        db.append_labeled(&batch).unwrap();
+    }
+    let errors = compactor.stop();
+    assert!(errors.is_empty(), "{errors:?}");
+    db.compact().unwrap();
+    let levels = db.stats().blocks_per_level;
+    assert!(
+        levels.keys().any(|&l| l >= 1),
+        "no compacted block: {levels:?}"
+    );
+    assert_same(&read_all(&db), &model, "after background compaction");
+}
+
 /// Child: opens the database and compacts it; killed at a random moment.
 #[test]
 fn compact_child() {

@@ -50,7 +50,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         outln!("{}: offset {}: {}", d.file.display(), d.offset, d.what);
         problems += 1;
     }
-    for e in db.verify() {
+    let pb = crate::progress::spinner("verifying every checksum");
+    let errors = db.verify();
+    pb.finish_and_clear();
+    for e in errors {
         outln!("{e}");
         problems += 1;
     }

@@ -23,9 +23,11 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let db =
         minetsdb::Db::open(&dir, opts).with_context(|| format!("opening {}", dir.display()))?;
     let before = db.stats();
+    let pb = crate::progress::spinner("compacting");
     let rep = db
         .compact()
         .with_context(|| format!("compacting {}", dir.display()))?;
+    pb.finish_and_clear();
     let after = db.stats();
     outln!(
         "blocks {} -> {} ({} written, {} removed), block bytes {} -> {}{}",

@@ -52,7 +52,19 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let start = end - i64::from(a.days) * 86_400_000;
     let began = Instant::now();
     // One append (one fsync) per simulated hour.
-    let total = backfill_into(&mut rig, &db, start, end, 60, |_| {})?;
+    let pb = crate::progress::bytes(None, "simulating");
+    if !pb.is_hidden() {
+        pb.set_length((end - start) as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("simulating {elapsed} [{bar:30}] {percent}%")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+    }
+    let total = backfill_into(&mut rig, &db, start, end, 60, |t| {
+        pb.set_position((t - start).max(0) as u64)
+    })?;
+    pb.finish_and_clear();
     db.flush()?;
     let took = began.elapsed();
     outln!(

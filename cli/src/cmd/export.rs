@@ -67,6 +67,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             .collect::<anyhow::Result<_>>()?
     };
     let mut out = crate::files::Output::create(a.output.as_deref())?;
+    let pb = crate::progress::spinner("exporting");
     let mut series = 0u64;
     let mut samples = 0u64;
     // One pass per selector; a series matched by several is written once.
@@ -81,6 +82,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                         continue;
                     }
                     series += 1;
+                    pb.set_message(format!("exporting: {series} series"));
                     let name = s.labels.to_string();
                     let name = if name.contains([',', '"']) {
                         format!("\"{}\"", name.replace('"', "\"\""))
@@ -115,6 +117,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                         continue;
                     }
                     series += 1;
+                    pb.set_message(format!("exporting: {series} series"));
                     samples += s.samples.len() as u64;
                     let md = family_metadata(&db, s.labels.metric_name());
                     w.write_series(md.as_ref(), &s.labels, &s.samples)?;
@@ -123,6 +126,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             w.finish()?.finish()?;
         }
     }
+    pb.finish_and_clear();
     eprintln!("exported {series} series, {samples} samples");
     Ok(ExitCode::SUCCESS)
 }
