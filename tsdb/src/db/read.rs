@@ -1,0 +1,404 @@
+//! The read side of `Db`: streaming selection, the pieces that range
+//! aggregates read summaries from, and the counts behind `stats`.
+
+use super::*;
+use crate::block::Block;
+
+impl Db {
+    /// Streams the series matching every matcher, with their samples whose
+    /// timestamps fall in `range`, in ascending order of series id.
+    pub fn select(&self, matchers: &[Matcher], range: impl RangeBounds<i64>) -> Result<SeriesIter> {
+        let lo = match range.start_bound() {
+            Bound::Included(&t) => t,
+            Bound::Excluded(&t) => t.saturating_add(1),
+            Bound::Unbounded => i64::MIN,
+        };
+        let hi = match range.end_bound() {
+            Bound::Included(&t) => t,
+            Bound::Excluded(&t) => t.saturating_sub(1),
+            Bound::Unbounded => i64::MAX,
+        };
+        let inner = self.read();
+        let blocks: Vec<Arc<Block>> = inner
+            .blocks
+            .iter()
+            .filter(|b| b.n_samples > 0 && b.min_t <= hi && b.max_t >= lo)
+            .cloned()
+            .collect();
+        let mut items = Vec::new();
+        if lo <= hi {
+            for id in inner.registry.select(matchers) {
+                let Some(labels) = inner.registry.labels(id).cloned() else {
+                    continue;
+                };
+                let head = inner.head.range(id, lo, hi);
+                items.push((id, labels, head));
+            }
+        }
+        items.reverse();
+        Ok(SeriesIter {
+            items,
+            blocks,
+            lo,
+            hi,
+            col_cache: HashMap::new(),
+        })
+    }
+
+    /// Every label name in use, sorted (includes `__name__`).
+    pub fn label_names(&self) -> Vec<String> {
+        self.read()
+            .registry
+            .label_names()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Every value of label `name`, sorted.
+    pub fn label_values(&self, name: &str) -> Vec<String> {
+        self.read()
+            .registry
+            .label_values(name)
+            .map(|(v, _)| v.to_string())
+            .collect()
+    }
+
+    /// Counts describing the database.
+    pub fn stats(&self) -> Stats {
+        let inner = self.read();
+        let mut st = Stats {
+            series: inner.registry.len(),
+            blocks: inner.blocks.len(),
+            head_samples: inner.head.n_samples(),
+            head_bytes: inner.head.heap_bytes(),
+            ..Stats::default()
+        };
+        let mut range: Option<(i64, i64)> = None;
+        let mut widen = |a: i64, b: i64| {
+            range = Some(match range {
+                None => (a, b),
+                Some((x, y)) => (x.min(a), y.max(b)),
+            })
+        };
+        for b in &inner.blocks {
+            *st.blocks_per_level.entry(b.level).or_default() += 1;
+            st.block_samples += b.n_samples;
+            st.block_bytes += b.file_size();
+            if b.n_samples > 0 {
+                widen(b.min_t, b.max_t);
+            }
+        }
+        if let (Some(a), Some(b)) = (inner.head.min_t(), inner.head.max_t()) {
+            widen(a, b);
+        }
+        st.time_range = range;
+        st.disk_bytes = dir_bytes(&self.dir);
+        st
+    }
+
+    #[doc(hidden)]
+    pub fn bytes_by_metric(&self) -> Vec<(String, u64, u64, [u64; 3])> {
+        let inner = self.read();
+        let mut m: std::collections::BTreeMap<String, (u64, u64, [u64; 3])> = Default::default();
+        for b in &inner.blocks {
+            for id in b.series_ids() {
+                let name = inner
+                    .registry
+                    .labels(id)
+                    .map_or("?".to_string(), |l| l.metric_name().to_string());
+                let e = m.entry(name).or_default();
+                for ch in b.chunks_of(id) {
+                    e.0 += ch.len as u64;
+                    e.1 += u64::from(ch.summary.count);
+                    e.2[(ch.codec as usize).min(2)] += 1;
+                }
+            }
+        }
+        m.into_iter().map(|(k, (a, b, c))| (k, a, b, c)).collect()
+    }
+
+    #[doc(hidden)]
+    pub fn decode_all_blocks(&self) -> Result<(u64, f64)> {
+        let blocks: Vec<Arc<Block>> = self.read().blocks.clone();
+        let mut n = 0u64;
+        let mut sum = 0.0;
+        let mut cols: Vec<Vec<i64>> = Vec::new();
+        let mut vs = Vec::new();
+        for b in &blocks {
+            cols.clear();
+            for c in 0..b.n_cols() {
+                let mut ts = Vec::new();
+                b.decode_column(c as u32, &mut ts)?;
+                cols.push(ts);
+            }
+            for id in b.series_ids() {
+                for ch in b.chunks_of(id) {
+                    vs.clear();
+                    b.decode_chunk_values(ch, &mut vs)?;
+                    let ts = cols.get(ch.col as usize).map_or(&[][..], |c| &c[..]);
+                    n += ts.len().min(vs.len()) as u64;
+                    sum += vs.iter().sum::<f64>();
+                }
+            }
+        }
+        Ok((n, sum))
+    }
+
+    /// Samples stored per series (blocks and head), largest first.
+    pub fn series_sample_counts(&self) -> Vec<(Labels, u64)> {
+        let inner = self.read();
+        let mut counts: HashMap<SeriesId, u64> = HashMap::new();
+        for b in &inner.blocks {
+            for id in b.series_ids() {
+                let n: u64 = b
+                    .chunks_of(id)
+                    .iter()
+                    .map(|c| u64::from(c.summary.count))
+                    .sum();
+                *counts.entry(id).or_default() += n;
+            }
+        }
+        for id in inner.registry.all_ids() {
+            let n = inner.head.range(id, i64::MIN, i64::MAX).len() as u64;
+            if n > 0 {
+                *counts.entry(id).or_default() += n;
+            }
+        }
+        let mut v: Vec<(Labels, u64)> = counts
+            .into_iter()
+            .filter_map(|(id, n)| inner.registry.labels(id).map(|l| (l.clone(), n)))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Distinct values per label name, most first.
+    pub fn label_cardinality(&self) -> Vec<(String, usize)> {
+        let inner = self.read();
+        let mut v: Vec<(String, usize)> = inner
+            .registry
+            .label_names()
+            .map(|n| (n.to_string(), inner.registry.label_values(n).count()))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Decodes every block column and chunk, verifying every checksum;
+    /// returns each problem found with its file and offset.
+    pub fn verify(&self) -> Vec<Error> {
+        let inner = self.read();
+        inner.blocks.iter().flat_map(|b| b.verify()).collect()
+    }
+}
+
+/// Part of a series for range aggregates: decoded samples, or a whole
+/// chunk that can be aggregated from its summary without decoding.
+pub(crate) enum Piece {
+    Samples(Vec<Sample>),
+    Chunk {
+        block: Arc<Block>,
+        meta: crate::block::ChunkMeta,
+    },
+}
+
+impl Piece {
+    pub(crate) fn first_t(&self) -> i64 {
+        match self {
+            Piece::Samples(s) => s.first().map_or(i64::MAX, |x| x.t),
+            Piece::Chunk { meta, .. } => meta.summary.first_t,
+        }
+    }
+    pub(crate) fn last_t(&self) -> i64 {
+        match self {
+            Piece::Samples(s) => s.last().map_or(i64::MIN, |x| x.t),
+            Piece::Chunk { meta, .. } => meta.summary.last_t,
+        }
+    }
+    /// The samples of the piece (decodes a chunk).
+    pub(crate) fn samples(&self) -> Result<Vec<Sample>> {
+        match self {
+            Piece::Samples(s) => Ok(s.clone()),
+            Piece::Chunk { block, meta } => {
+                let (mut ts, mut vs) = (Vec::new(), Vec::new());
+                block.decode_chunk(meta, &mut ts, &mut vs)?;
+                Ok(ts
+                    .into_iter()
+                    .zip(vs)
+                    .map(|(t, v)| Sample { t, v })
+                    .collect())
+            }
+        }
+    }
+}
+
+impl Db {
+    /// Series matching `matchers` as time-ordered, non-overlapping pieces
+    /// covering `[lo, hi]`: chunks wholly inside the range stay encoded
+    /// (their summaries can answer range aggregates), everything else is
+    /// decoded and cut to the range. Sorted by labels, like `select_series`.
+    pub(crate) fn select_pieces(
+        &self,
+        matchers: &[Matcher],
+        lo: i64,
+        hi: i64,
+    ) -> Result<Vec<(Labels, Vec<Piece>)>> {
+        let inner = self.read();
+        let blocks: Vec<Arc<Block>> = inner
+            .blocks
+            .iter()
+            .filter(|b| b.n_samples > 0 && b.min_t <= hi && b.max_t >= lo)
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        for id in inner.registry.select(matchers) {
+            let Some(labels) = inner.registry.labels(id).cloned() else {
+                continue;
+            };
+            let mut pieces = Vec::new();
+            for b in &blocks {
+                for meta in b.chunks_of(id) {
+                    let (f, l) = (meta.summary.first_t, meta.summary.last_t);
+                    if l < lo || f > hi {
+                        continue;
+                    }
+                    let piece = Piece::Chunk {
+                        block: b.clone(),
+                        meta: *meta,
+                    };
+                    if f >= lo && l <= hi {
+                        pieces.push(piece);
+                    } else {
+                        let mut s = piece.samples()?;
+                        s.retain(|x| x.t >= lo && x.t <= hi);
+                        pieces.push(Piece::Samples(s));
+                    }
+                }
+            }
+            let head = inner.head.range(id, lo, hi);
+            if !head.is_empty() {
+                pieces.push(Piece::Samples(head));
+            }
+            pieces.retain(|p| p.first_t() <= p.last_t());
+            if pieces.is_empty() {
+                continue;
+            }
+            pieces.sort_by_key(Piece::first_t);
+            // Overlapping pieces (a backfilled block, a replayed WAL) would
+            // be counted twice by summaries: merge such a series instead.
+            if pieces.windows(2).any(|w| w[0].last_t() >= w[1].first_t()) {
+                let runs = pieces
+                    .iter()
+                    .map(Piece::samples)
+                    .collect::<Result<Vec<_>>>()?;
+                pieces = vec![Piece::Samples(merge_runs(runs))];
+            }
+            out.push((labels, pieces));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+}
+
+/// Streams [`Series`] from [`Db::select`], decoding lazily per series.
+pub struct SeriesIter {
+    /// Remaining (id, labels, head samples in range), reversed for pop().
+    items: Vec<(SeriesId, Labels, Vec<Sample>)>,
+    blocks: Vec<Arc<Block>>,
+    lo: i64,
+    hi: i64,
+    col_cache: HashMap<(u64, u32), Arc<Vec<i64>>>,
+}
+
+impl SeriesIter {
+    fn column(&mut self, b: &Block, col: u32) -> Result<Arc<Vec<i64>>> {
+        if let Some(c) = self.col_cache.get(&(b.seq, col)) {
+            return Ok(c.clone());
+        }
+        if self.col_cache.len() > 1024 {
+            self.col_cache.clear();
+        }
+        let mut ts = Vec::new();
+        b.decode_column(col, &mut ts)?;
+        let ts = Arc::new(ts);
+        self.col_cache.insert((b.seq, col), ts.clone());
+        Ok(ts)
+    }
+
+    fn series_samples(&mut self, id: SeriesId, head: Vec<Sample>) -> Result<Vec<Sample>> {
+        let (lo, hi) = (self.lo, self.hi);
+        let mut runs: Vec<Vec<Sample>> = Vec::new();
+        let blocks = self.blocks.clone();
+        let mut vs = Vec::new();
+        for b in blocks.iter() {
+            for ch in b.chunks_of(id) {
+                if ch.summary.last_t < lo || ch.summary.first_t > hi {
+                    continue;
+                }
+                let ts = self.column(b, ch.col)?;
+                vs.clear();
+                b.decode_chunk_values(ch, &mut vs)?;
+                let a = ts.partition_point(|&t| t < lo);
+                let z = ts.partition_point(|&t| t <= hi);
+                let run: Vec<Sample> = ts[a..z]
+                    .iter()
+                    .zip(vs.get(a..z).unwrap_or(&[]))
+                    .map(|(&t, &v)| Sample { t, v })
+                    .collect();
+                if !run.is_empty() {
+                    runs.push(run);
+                }
+            }
+        }
+        if !head.is_empty() {
+            runs.push(head);
+        }
+        Ok(merge_runs(runs))
+    }
+}
+
+/// Merges time-ordered runs into one, keeping the last-given run's sample
+/// where timestamps repeat (the head, then newer blocks, win).
+pub(crate) fn merge_runs(mut runs: Vec<Vec<Sample>>) -> Vec<Sample> {
+    if runs.len() <= 1 {
+        return runs.pop().unwrap_or_default();
+    }
+    let mut order: Vec<usize> = (0..runs.len()).collect();
+    order.sort_by_key(|&i| runs[i].first().map(|s| s.t));
+    let disjoint = order.windows(2).all(|w| {
+        let a = runs[w[0]].last().map(|s| s.t);
+        let b = runs[w[1]].first().map(|s| s.t);
+        a < b
+    });
+    if disjoint {
+        let mut out = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+        for i in order {
+            out.append(&mut runs[i]);
+        }
+        return out;
+    }
+    let mut all: Vec<(i64, usize, f64)> = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| r.iter().map(move |s| (s.t, i, s.v)))
+        .collect();
+    // Later run first among equal timestamps, then keep the first of each t.
+    all.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    all.dedup_by_key(|x| x.0);
+    all.into_iter().map(|(t, _, v)| Sample { t, v }).collect()
+}
+
+impl Iterator for SeriesIter {
+    type Item = Result<Series>;
+
+    fn next(&mut self) -> Option<Result<Series>> {
+        loop {
+            let (id, labels, head) = self.items.pop()?;
+            match self.series_samples(id, head) {
+                Ok(samples) if samples.is_empty() => continue,
+                Ok(samples) => return Some(Ok(Series { labels, samples })),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
