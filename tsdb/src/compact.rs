@@ -176,15 +176,7 @@ impl Db {
         let new_block = if builder.is_empty() {
             None
         } else {
-            let seq = {
-                let mut inner = self.write()?;
-                let s = inner.next_seq;
-                inner.next_seq += 1;
-                s
-            };
-            let path = blocks_dir.join(block::file_name(seq));
-            crate::fs::publish(&path, &builder.finish())?;
-            Some(Arc::new(Block::open(&path, seq)?))
+            Some(self.publish_block(builder)?)
         };
         // With nothing left (a block wholly past retention) no block can
         // record the replacement: the input is deleted alone, one block per

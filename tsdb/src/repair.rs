@@ -79,18 +79,10 @@ impl Db {
             let salvaged = if builder.is_empty() {
                 None
             } else {
-                let seq = {
-                    let mut inner = self.write()?;
-                    let s = inner.next_seq;
-                    inner.next_seq += 1;
-                    s
-                };
-                let path = blocks_dir.join(block::file_name(seq));
                 // Published before the original moves, so a crash between
                 // leaves both (read merged), never neither.
-                crate::fs::publish(&path, &builder.finish())?;
                 rep.salvaged_blocks += 1;
-                Some(Arc::new(Block::open(&path, seq)?))
+                Some(self.publish_block(builder)?)
             };
             rep.moved.push(self.move_aside(&old_path, &damaged_dir)?);
             let mut inner = self.write()?;

@@ -523,6 +523,20 @@ impl Db {
         Ok(())
     }
 
+    /// Publishes a built block under the next sequence number and opens
+    /// it. The caller swaps it into `Inner::blocks`.
+    pub(crate) fn publish_block(&self, builder: BlockBuilder) -> Result<Arc<Block>> {
+        let seq = {
+            let mut inner = self.write()?;
+            let s = inner.next_seq;
+            inner.next_seq += 1;
+            s
+        };
+        let path = self.dir.join("blocks").join(block::file_name(seq));
+        crate::fs::publish(&path, &builder.finish())?;
+        Ok(Arc::new(Block::open(&path, seq)?))
+    }
+
     fn cut(&self, inner: &mut Inner, before: i64) -> Result<()> {
         let taken = inner.head.take_before(before);
         if taken.is_empty() {

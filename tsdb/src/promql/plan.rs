@@ -8,7 +8,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{
     self as pp, AtModifier, Expr, LabelModifier, Offset, VectorMatchCardinality,
 };
@@ -268,26 +267,8 @@ impl Lower {
     }
 
     fn selector(&self, vs: &pp::VectorSelector) -> Result<Selector> {
-        if !vs.matchers.or_matchers.is_empty() {
-            return Err(query_err(
-                "unsupported: 'or' inside a selector (not in Prometheus 2.42)",
-            ));
-        }
-        let mut matchers = Vec::new();
-        if let Some(name) = &vs.name {
-            matchers.push(Matcher::metric(name));
-        }
-        for m in &vs.matchers.matchers {
-            let op = match m.op {
-                PMatchOp::Equal => MatchOp::Equal,
-                PMatchOp::NotEqual => MatchOp::NotEqual,
-                PMatchOp::Re(_) => MatchOp::Regex,
-                PMatchOp::NotRe(_) => MatchOp::NotRegex,
-            };
-            matchers.push(Matcher::new(op, &m.name, &m.value)?);
-        }
         Ok(Selector {
-            matchers,
+            matchers: super::selector::matchers_of(vs)?,
             offset: offset_ms(&vs.offset)?,
             at: self.at(&vs.at)?,
         })
