@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::varint::{put_str, put_uvarint, Cursor};
 use crate::error::{Error, Result};
-use crate::frame::{put_frame, read_frame, resync, Frame};
+use crate::frame::{check_frame, put_frame, resync, BadFrame};
 use crate::labels::{Label, Labels};
 
 pub(crate) const MAGIC: &[u8; 8] = b"MTSDBSER";
@@ -223,9 +223,10 @@ impl Registry {
         }
         let mut good_end = off;
         while off < data.len() {
-            match read_frame(data, off) {
-                Frame::Good { payload, next } => {
-                    if let Err(what) = self.apply(payload) {
+            match check_frame(data, off) {
+                Ok(range) => {
+                    let next = range.end;
+                    if let Err(what) = self.apply(&data[range]) {
                         self.damage.push(Damage {
                             file: self.path.clone(),
                             offset: off as u64,
@@ -236,7 +237,8 @@ impl Registry {
                     off = next;
                     good_end = next;
                 }
-                Frame::Truncated => {
+                // A frame cut short by the end of the file is a torn write.
+                Err(BadFrame::ShortHeader { .. } | BadFrame::PastEnd { .. }) => {
                     if !tolerate_partial_tail {
                         self.damage.push(Damage {
                             file: self.path.clone(),
@@ -247,7 +249,7 @@ impl Registry {
                     }
                     break;
                 }
-                Frame::Bad { what } => match resync(data, off) {
+                Err(what) => match resync(data, off) {
                     Some(n) => {
                         self.damage.push(Damage {
                             file: self.path.clone(),

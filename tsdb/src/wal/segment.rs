@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::varint::Cursor;
 use crate::error::{Error, Result};
+use crate::frame::{check_frame, resync, BadFrame};
 
 /// First 8 bytes of every segment.
 pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"MTSDBWAL";
@@ -30,11 +31,8 @@ pub(crate) const SEGMENT_VERSION: u32 = 1;
 /// Magic, version, reserved.
 pub(crate) const SEGMENT_HEADER_SIZE: usize = 16;
 /// Length and checksum before each payload.
-pub(crate) const FRAME_HEADER_SIZE: usize = 8;
-/// Largest payload a frame may carry. A length field above it is damage,
-/// which keeps a flipped high bit from looking like a frame that merely
-/// runs past the end, and bounds what a reader ever trusts.
-pub(crate) const MAX_FRAME_LEN: usize = 256 << 20;
+pub(crate) use crate::frame::FRAME_HEADER_SIZE;
+pub(crate) use crate::frame::MAX_FRAME_LEN;
 
 const SEGMENT_NAME_DIGITS: usize = 8;
 
@@ -78,13 +76,6 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(out)
 }
 
-/// Makes creations, removals and truncations of entries in `dir` durable.
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("fsync directory", dir, e))
-}
-
 /// Checks a segment header, erroring with the file's name.
 fn check_header(path: &Path, buf: &[u8]) -> Result<()> {
     let Some(h) = buf.get(..SEGMENT_HEADER_SIZE) else {
@@ -118,137 +109,6 @@ fn check_header(path: &Path, buf: &[u8]) -> Result<()> {
     // Bytes 12..16 are reserved: written as 0, ignored on read, so a later
     // minor use of them does not make old readers refuse the file.
     Ok(())
-}
-
-/// Why the bytes at some offset are not a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BadFrame {
-    ShortHeader { have: usize },
-    ZeroLen,
-    TooLong { len: u64 },
-    PastEnd { len: u64, have: usize },
-    Checksum,
-}
-
-impl fmt::Display for BadFrame {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            BadFrame::ShortHeader { have } => {
-                write!(
-                    f,
-                    "incomplete frame header ({have} of {FRAME_HEADER_SIZE} bytes)"
-                )
-            }
-            BadFrame::ZeroLen => f.write_str("zero frame length"),
-            BadFrame::TooLong { len } => {
-                write!(
-                    f,
-                    "frame length {len} exceeds the {MAX_FRAME_LEN}-byte maximum"
-                )
-            }
-            BadFrame::PastEnd { len, have } => {
-                write!(
-                    f,
-                    "frame length {len} runs past the end of the file ({have} payload bytes left)"
-                )
-            }
-            BadFrame::Checksum => f.write_str("frame checksum mismatch"),
-        }
-    }
-}
-
-/// The payload range of a well-formed frame at `pos`. Only slices; never
-/// allocates from the length field.
-fn check_frame(buf: &[u8], pos: usize) -> Result<std::ops::Range<usize>, BadFrame> {
-    let rest = buf.get(pos..).unwrap_or(&[]);
-    let mut c = Cursor::new(rest);
-    let (Some(len), Some(crc)) = (c.u32_le(), c.u32_le()) else {
-        return Err(BadFrame::ShortHeader { have: rest.len() });
-    };
-    let have = c.remaining();
-    if len == 0 {
-        return Err(BadFrame::ZeroLen);
-    }
-    if len as usize > MAX_FRAME_LEN {
-        return Err(BadFrame::TooLong { len: len.into() });
-    }
-    if len as usize > have {
-        return Err(BadFrame::PastEnd {
-            len: len.into(),
-            have,
-        });
-    }
-    let start = pos + FRAME_HEADER_SIZE;
-    let payload = start..start + len as usize;
-    #[cfg(test)]
-    tests::CRC_BYTES.with(|c| c.set(c.get() + payload.len() as u64));
-    if crc32fast::hash(&buf[payload.clone()]) != crc {
-        return Err(BadFrame::Checksum);
-    }
-    Ok(payload)
-}
-
-/// Where the next good frame after a bad one at `pos` starts, if any.
-///
-/// The answer is the first position after `pos` holding a frame that passes
-/// every check; a false match needs a sane length and a matching crc32 at an
-/// arbitrary position, which is negligible. Checking every position that
-/// way costs a checksum over up to the rest of the file for each position
-/// whose length field happens to fit, which across a damaged megabyte of a
-/// large segment is terabytes. So a cheap guess comes first, and the exact
-/// search only runs up to the guess, where no checksum can be longer than
-/// the distance to it (real frames never overlap, so a real frame before
-/// the guess ends by it).
-fn resync(buf: &[u8], pos: usize) -> Option<usize> {
-    let guess = next_by_length(buf, pos).or_else(|| {
-        (pos + 1..buf.len()).find(|&q| headers_chain(buf, q) && check_frame(buf, q).is_ok())
-    });
-    match guess {
-        Some(g) => {
-            let upto = &buf[..g];
-            Some(
-                (pos + 1..g)
-                    .find(|&q| check_frame(upto, q).is_ok())
-                    .unwrap_or(g),
-            )
-        }
-        // Nothing chains after `pos`: at most a frame or two before the end
-        // or before more damage, so the exact search is short.
-        None => (pos + 1..buf.len()).find(|&q| check_frame(buf, q).is_ok()),
-    }
-}
-
-/// A flipped payload bit (the common damage) leaves the length intact, so
-/// the frame it points to is the next one.
-fn next_by_length(buf: &[u8], pos: usize) -> Option<usize> {
-    let h = buf.get(pos..pos + 4)?;
-    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-    if !(1..=MAX_FRAME_LEN).contains(&len) {
-        return None;
-    }
-    let next = pos + FRAME_HEADER_SIZE + len;
-    (next < buf.len() && check_frame(buf, next).is_ok()).then_some(next)
-}
-
-/// Whether the length fields from `q` on chain through three frames (or to
-/// the end of the file) without checksumming anything. Random bytes pass
-/// each link with odds of file size over 2^32, so few candidates reach the
-/// checksum.
-fn headers_chain(buf: &[u8], mut q: usize) -> bool {
-    for _ in 0..3 {
-        if q == buf.len() {
-            return true;
-        }
-        let Some(h) = buf.get(q..q + FRAME_HEADER_SIZE) else {
-            return false;
-        };
-        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-        if len == 0 || len > MAX_FRAME_LEN || len > buf.len() - q - FRAME_HEADER_SIZE {
-            return false;
-        }
-        q += FRAME_HEADER_SIZE + len;
-    }
-    true
 }
 
 /// How [`replay`] treats damage.
@@ -523,7 +383,7 @@ fn rewrite_header(path: &Path) -> Result<()> {
     // The crash that left the segment unfinished may also have lost its
     // directory entry's durability.
     match path.parent() {
-        Some(dir) => sync_dir(dir),
+        Some(dir) => crate::fs::sync_dir(dir),
         None => Ok(()),
     }
 }
@@ -566,7 +426,7 @@ impl WalWriter {
         if !dir.is_dir() {
             fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
             if let Some(parent) = dir.parent() {
-                sync_dir(parent)?;
+                crate::fs::sync_dir(parent)?;
             }
         }
         let segments = list_segments(dir)?;
@@ -746,7 +606,7 @@ impl WalWriter {
             }
         }
         if removed > 0 {
-            sync_dir(&self.dir)?;
+            crate::fs::sync_dir(&self.dir)?;
         }
         Ok(removed)
     }
@@ -775,7 +635,7 @@ fn create_segment(dir: &Path, index: u64) -> Result<(File, u64)> {
     file.write_all(&segment_header())
         .map_err(|e| Error::io("write", &path, e))?;
     file.sync_data().map_err(|e| Error::io("fsync", &path, e))?;
-    sync_dir(dir)?;
+    crate::fs::sync_dir(dir)?;
     Ok((file, index))
 }
 

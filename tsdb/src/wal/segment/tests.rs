@@ -2,15 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use std::cell::Cell;
-
 use super::*;
 use proptest::prelude::*;
-
-thread_local! {
-    /// Payload bytes checksummed by `check_frame` on this thread.
-    pub(super) static CRC_BYTES: Cell<u64> = const { Cell::new(0) };
-}
 
 fn payload(i: usize) -> Vec<u8> {
     let mut v = format!("record-{i}-").into_bytes();
@@ -882,9 +875,9 @@ fn resync_past_a_damaged_length_in_a_big_segment_is_fast() {
     let l = Layout::of(&dir);
     let f = l.frames[2];
     flip(&seg_path(&dir, 1), f.off + 1, 4);
-    CRC_BYTES.with(|c| c.set(0));
+    crate::frame::CRC_BYTES.with(|c| c.set(0));
     let (got, report) = collect(&dir, ReplayMode::ReadOnly).unwrap();
-    let checksummed = CRC_BYTES.with(|c| c.get());
+    let checksummed = crate::frame::CRC_BYTES.with(|c| c.get());
     assert_eq!(got.len(), frames.len() - 1);
     assert_eq!(
         report
