@@ -101,8 +101,21 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            // One line: what failed and where, outermost context first.
-            eprintln!("minetsdb: {e:#}");
+            // One line: what failed and where, outermost context first;
+            // a cause already spelled out by the message before it is not
+            // repeated (library errors include their I/O cause).
+            let mut line = String::new();
+            for cause in e.chain() {
+                let c = cause.to_string();
+                if line.contains(&c) {
+                    continue;
+                }
+                if !line.is_empty() {
+                    line.push_str(": ");
+                }
+                line.push_str(&c);
+            }
+            eprintln!("minetsdb: {line}");
             ExitCode::from(1)
         }
     }

@@ -46,6 +46,15 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 fn parse_rfc3339(s: &str) -> Option<i64> {
     let (date, rest) = match s.find(['T', 't', ' ']) {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
@@ -55,7 +64,7 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
     let y = num(dp.next()?, 0..=9999)?;
     let m = num(dp.next()?, 1..=12)?;
     let d = num(dp.next()?, 1..=31)?;
-    if dp.next().is_some() {
+    if dp.next().is_some() || d > days_in_month(y, m) {
         return None;
     }
     let mut ms = days_from_civil(y, m, d) * 86_400_000;
@@ -130,7 +139,16 @@ mod tests {
         );
         assert_eq!(parse_time("1970-01-01", now), Ok(0));
         assert_eq!(parse_time("1969-12-31T23:59:59Z", now), Ok(-1000));
-        for bad in ["2023-13-01", "yesterday", "2023-11-14T25:00:00Z", "-7x", ""] {
+        assert_eq!(parse_time("2024-02-29", now), Ok(1_709_164_800_000));
+        for bad in [
+            "2023-13-01",
+            "2023-02-29",
+            "2026-04-31",
+            "yesterday",
+            "2023-11-14T25:00:00Z",
+            "-7x",
+            "",
+        ] {
             assert!(parse_time(bad, now).is_err(), "{bad}");
         }
     }

@@ -4,24 +4,25 @@
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::{self as pp, Expr};
 
-use super::query_err;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::matcher::{MatchOp, Matcher};
 
 /// Parses a series selector such as `nvidia_smi_power_draw_watts{uuid="GPU-1"}`
 /// or `{__name__=~"miner_.*"}` into matchers. Anything but a plain instant
 /// selector (a range, an offset, a function) is an error naming it.
 pub fn parse_selector(s: &str) -> Result<Vec<Matcher>> {
-    let e = pp::parse(s).map_err(|e| query_err(format!("selector {s:?}: {e}")))?;
+    let err = |msg: String| Error::Query {
+        expr: s.to_string(),
+        msg,
+    };
+    let e = pp::parse(s).map_err(|e| err(e.to_string()))?;
     let Expr::VectorSelector(vs) = e else {
-        return Err(query_err(format!(
-            "{s:?} is not a series selector (like name{{label=\"value\"}})"
-        )));
+        return Err(err(
+            "not a series selector (like name{label=\"value\"})".into()
+        ));
     };
     if vs.offset.is_some() || vs.at.is_some() {
-        return Err(query_err(format!(
-            "selector {s:?}: offset and @ are not allowed here"
-        )));
+        return Err(err("offset and @ are not allowed in a selector".into()));
     }
     matchers_of(&vs)
 }
@@ -29,7 +30,7 @@ pub fn parse_selector(s: &str) -> Result<Vec<Matcher>> {
 /// The matchers of a parsed vector selector (its name becomes `__name__=`).
 pub(crate) fn matchers_of(vs: &pp::VectorSelector) -> Result<Vec<Matcher>> {
     if !vs.matchers.or_matchers.is_empty() {
-        return Err(query_err(
+        return Err(super::query_err(
             "unsupported: 'or' inside a selector (not in Prometheus 2.42)",
         ));
     }
