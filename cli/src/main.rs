@@ -75,6 +75,8 @@ enum Command {
     Import(cmd::import::Args),
     /// Export series as OpenMetrics, Prometheus text or CSV.
     Export(cmd::export::Args),
+    /// Scrape one Prometheus exposition endpoint once into the database (or print it).
+    Scrape(cmd::scrape::Args),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Plot(a) => cmd::plot::run(a),
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),
+        Command::Scrape(a) => cmd::scrape::run(a),
     };
     match res {
         Ok(code) => code,

@@ -2,4 +2,6 @@
 #![deny(missing_docs)]
 
 pub mod exposition;
+pub mod http;
+pub mod scrape;
 pub mod sim;

@@ -6,4 +6,5 @@ pub mod export;
 pub mod import;
 pub mod plot;
 pub mod query;
+pub mod scrape;
 pub mod stats;
