@@ -1,5 +1,5 @@
 //! `minetsdb scrape` end to end against a server on 127.0.0.1 that serves
-//! a known number of connections: --dry-run text, storing then querying,
+//! a known number of connections: printed text, storing then querying,
 //! and failing targets.
 
 use std::io::{BufRead, BufReader, Write};
@@ -61,10 +61,10 @@ fn text(out: &Output) -> (String, String) {
 }
 
 #[test]
-fn dry_run_prints_the_series_with_target_labels() {
+fn scrape_prints_the_series_with_target_labels() {
     let (url, srv) = serve(1, "200 OK", "text/plain; version=0.0.4", NVIDIA);
     let out = bin()
-        .args(["scrape", &url, "--job", "gpu", "--dry-run"])
+        .args(["scrape", &url, "--job", "gpu"])
         .output()
         .unwrap();
     let (stdout, stderr) = text(&out);
@@ -99,7 +99,7 @@ fn scrape_into_a_db_then_query_and_export() {
         OPENMETRICS,
     );
     let out = bin()
-        .args(["scrape", &url, "--job", "miner", "--db"])
+        .args(["scrape", &url, "--job", "miner", "--store", "--db"])
         .arg(&db)
         .output()
         .unwrap();
@@ -135,7 +135,7 @@ fn scrape_into_a_db_then_query_and_export() {
 #[test]
 fn failing_targets_are_one_line_naming_the_url_and_exit_1() {
     let (url, srv) = serve(1, "500 Internal Server Error", "text/plain", "");
-    let out = bin().args(["scrape", &url, "--dry-run"]).output().unwrap();
+    let out = bin().args(["scrape", &url]).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert_eq!(stderr, format!("minetsdb: {url}: HTTP status 500\n"));
@@ -146,7 +146,7 @@ fn failing_targets_are_one_line_naming_the_url_and_exit_1() {
     drop(l);
     let dir = tempfile::tempdir().unwrap();
     let out = bin()
-        .args(["scrape", &refused, "--db"])
+        .args(["scrape", &refused, "--store", "--db"])
         .arg(dir.path())
         .output()
         .unwrap();

@@ -1,6 +1,7 @@
 //! `minetsdb scrape URL`: scrape one Prometheus exposition endpoint once,
-//! as Prometheus would (target labels, `up`, one timestamp), and store the
-//! samples, or print them with `--dry-run`.
+//! as Prometheus would (target labels, `up`, one timestamp), and print what
+//! it exposes, parsed, as Prometheus text; with `--store` the samples go
+//! into the database instead.
 //!
 //! A target that cannot be scraped is an error (exit 1) naming the URL;
 //! with a database its `up 0` sample is stored first, so the outage is on
@@ -30,18 +31,18 @@ pub struct Args {
     /// Give up on the whole request after this long, e.g. 10s.
     #[arg(long, default_value = "10s", value_parser = crate::duration::parse_ms)]
     timeout: i64,
-    /// Database directory [default: $XDG_DATA_HOME/minetsdb]
-    #[arg(long, conflicts_with = "dry_run")]
+    /// Database directory for --store [default: $XDG_DATA_HOME/minetsdb]
+    #[arg(long, requires = "store")]
     db: Option<PathBuf>,
-    /// Print the samples as Prometheus text instead of storing them.
+    /// Store the samples in the database instead of printing them.
     #[arg(long)]
-    dry_run: bool,
+    store: bool,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     // Open the database before touching the network, so a bad --db or a
     // held lock fails at once.
-    let db = if a.dry_run {
+    let db = if !a.store {
         None
     } else {
         let dir = a.db.clone().unwrap_or_else(crate::paths::default_db);
