@@ -2,4 +2,5 @@
 #![deny(missing_docs)]
 
 pub mod exposition;
+pub mod nvml;
 pub mod sim;
