@@ -3,5 +3,6 @@
 
 pub mod exposition;
 pub mod http;
+pub mod nvml;
 pub mod scrape;
 pub mod sim;

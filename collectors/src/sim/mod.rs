@@ -28,7 +28,7 @@ mod gpu;
 mod model;
 mod pool;
 mod rng;
-mod series;
+pub(crate) mod series;
 
 use minetsdb::Labels;
 
