@@ -1,8 +1,11 @@
 //! Collectors for minetsdb.
 #![deny(missing_docs)]
 
+pub mod config;
+pub mod duration;
 pub mod exposition;
 pub mod http;
 pub mod nvml;
+pub mod schedule;
 pub mod scrape;
 pub mod sim;

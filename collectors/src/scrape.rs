@@ -41,6 +41,9 @@ pub struct Target {
     pub job: String,
     /// The `instance` label; `None` means the URL's `host:port`.
     pub instance: Option<String>,
+    /// Extra target labels (a config's `labels`), added to every sample
+    /// like `job` and `instance`; not named `job` or `instance`.
+    pub labels: Vec<(String, String)>,
 }
 
 impl Target {
@@ -50,6 +53,7 @@ impl Target {
             url: url.into(),
             job: job.into(),
             instance: None,
+            labels: Vec::new(),
         }
     }
 
@@ -70,12 +74,14 @@ impl Target {
             .to_string()
     }
 
-    /// The target labels, `instance` then `job`, without empty values.
+    /// The target labels, `instance`, `job`, then the extra ones, without
+    /// empty values.
     fn labels(&self) -> Vec<(String, String)> {
         [("instance", self.instance()), ("job", self.job.clone())]
             .into_iter()
-            .filter(|(_, v)| !v.is_empty())
             .map(|(n, v)| (n.to_string(), v))
+            .chain(self.labels.iter().cloned())
+            .filter(|(_, v)| !v.is_empty())
             .collect()
     }
 }
@@ -175,6 +181,23 @@ pub fn scrape(client: &HttpClient, target: &Target, now_ms: i64) -> ScrapeResult
         res.metadata.push((name.to_string(), md));
     }
     res
+}
+
+/// Appends a scrape's samples (one batch, `up` included whether or not the
+/// target answered) and records its metadata; names the store would refuse
+/// as metric names are skipped. The scrape's own error is left to the
+/// caller.
+pub fn store(
+    db: &minetsdb::Db,
+    res: &ScrapeResult,
+) -> Result<minetsdb::AppendReport, minetsdb::Error> {
+    let rep = db.append_labeled(&res.samples)?;
+    for (name, md) in &res.metadata {
+        if minetsdb::check_metric_name(name).is_ok() {
+            db.set_metadata(name, md.clone())?;
+        }
+    }
+    Ok(rep)
 }
 
 fn parse_into(

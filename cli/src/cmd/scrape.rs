@@ -58,6 +58,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         url: a.url.clone(),
         job: a.job.clone(),
         instance: a.instance.clone(),
+        labels: Vec::new(),
     };
     let res = scrape(&client, &target, crate::time::now_ms());
     for e in res.bad_lines.iter().take(5) {
@@ -76,16 +77,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn store(db: &Db, url: &str, res: ScrapeResult) -> anyhow::Result<()> {
-    let rep = db
-        .append_labeled(&res.samples)
+    let rep = minetsdb_collectors::scrape::store(db, &res)
         .with_context(|| format!("storing samples from {url}"))?;
-    for (name, md) in &res.metadata {
-        // Metadata names the family; skip names the store would refuse.
-        if minetsdb::check_metric_name(name).is_ok() {
-            db.set_metadata(name, md.clone())
-                .with_context(|| format!("storing metadata from {url}"))?;
-        }
-    }
     if let Some(e) = res.error {
         // `up 0` is stored; the failure is still the command's result.
         return Err(e.into());

@@ -1,0 +1,390 @@
+//! `config.toml`: what `minetsdb collect` reads, and how often.
+//!
+//! ```toml
+//! instance = "rig1"      # the rig's name, `instance` of the GPU series [default: hostname]
+//!
+//! [nvml]
+//! enabled = true         # [default: true]
+//! interval = "1m"        # [default: 1m]
+//!
+//! [[job]]                # one per exporter, pool or miner page
+//! name = "node"          # the `job` label; unique
+//! interval = "1m"        # [default: 1m]
+//! timeout = "10s"        # the whole request, [default: 10s]
+//! targets = ["http://127.0.0.1:9100/metrics"]
+//! labels = { rig = "rig1" }   # extra target labels [default: none]
+//! ```
+//!
+//! Durations are written as `30s`, `1m`, `5m`, `1h`, `1d` (see
+//! [`crate::duration::parse_ms`]). Unknown keys are errors, and every error
+//! names the file, the line and column, and the key or value at fault.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::duration::parse_ms;
+
+/// Interval of a job or of NVML when the file does not say: 1 minute.
+pub const DEFAULT_INTERVAL_MS: i64 = 60_000;
+/// Request deadline of a job when the file does not say: 10 seconds.
+pub const DEFAULT_TIMEOUT_MS: i64 = 10_000;
+
+/// A parsed, checked `config.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The rig's name: the `instance` label of the GPU series.
+    pub instance: String,
+    /// The GPUs, read through NVML.
+    pub nvml: NvmlConfig,
+    /// The scrape jobs, in file order.
+    pub jobs: Vec<Job>,
+}
+
+/// The `[nvml]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NvmlConfig {
+    /// Whether to read the GPUs at all.
+    pub enabled: bool,
+    /// How often, in milliseconds.
+    pub interval_ms: i64,
+}
+
+/// One `[[job]]`: targets scraped together, at one interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The `job` label.
+    pub name: String,
+    /// How often, in milliseconds.
+    pub interval_ms: i64,
+    /// Deadline of each request, in milliseconds.
+    pub timeout_ms: i64,
+    /// The metrics pages.
+    pub targets: Vec<String>,
+    /// Extra target labels, sorted by name.
+    pub labels: Vec<(String, String)>,
+}
+
+/// A config file that cannot be used. Its message is one line naming the
+/// file and, where there is one, the line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading config {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or not the shape above, or a value is wrong.
+    #[error("{}{}: {message}", path.display(), at.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line and column, when known.
+        at: Option<(usize, usize)>,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    instance: Option<Spanned<String>>,
+    nvml: Option<RawNvml>,
+    #[serde(default)]
+    job: Vec<RawJob>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNvml {
+    enabled: Option<bool>,
+    interval: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    name: Spanned<String>,
+    interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    targets: Spanned<Vec<String>>,
+    #[serde(default)]
+    labels: BTreeMap<Spanned<String>, String>,
+}
+
+impl Config {
+    /// Reads and checks the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks `text`; `path` only names the file in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |span: Option<Range<usize>>, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            at: span.map(|s| line_col(text, s.start)),
+            message,
+        };
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| invalid(e.span(), one_line(e.message())))?;
+        let duration = |v: &Option<Spanned<String>>, key: &str, default: i64| match v {
+            None => Ok(default),
+            Some(s) => {
+                parse_ms(s.get_ref()).map_err(|e| invalid(Some(s.span()), format!("{key}: {e}")))
+            }
+        };
+
+        let instance = match raw.instance {
+            Some(i) if i.get_ref().trim().is_empty() => {
+                return Err(invalid(
+                    Some(i.span()),
+                    "instance: must not be empty".into(),
+                ));
+            }
+            Some(i) => i.into_inner(),
+            None => hostname(),
+        };
+        let nvml = match raw.nvml {
+            None => NvmlConfig {
+                enabled: true,
+                interval_ms: DEFAULT_INTERVAL_MS,
+            },
+            Some(n) => NvmlConfig {
+                enabled: n.enabled.unwrap_or(true),
+                interval_ms: duration(&n.interval, "nvml.interval", DEFAULT_INTERVAL_MS)?,
+            },
+        };
+        let mut jobs: Vec<Job> = Vec::with_capacity(raw.job.len());
+        for j in raw.job {
+            let name = j.name.get_ref().clone();
+            if name.is_empty() {
+                return Err(invalid(
+                    Some(j.name.span()),
+                    "job.name: must not be empty".into(),
+                ));
+            }
+            if name == "nvml" || jobs.iter().any(|o| o.name == name) {
+                let why = if name == "nvml" {
+                    "is the GPUs' own job name"
+                } else {
+                    "is used by another job"
+                };
+                return Err(invalid(
+                    Some(j.name.span()),
+                    format!("job.name: {name:?} {why}"),
+                ));
+            }
+            let key = |k: &str| format!("job {name:?}: {k}");
+            let interval_ms = duration(&j.interval, &key("interval"), DEFAULT_INTERVAL_MS)?;
+            let timeout_ms = duration(&j.timeout, &key("timeout"), DEFAULT_TIMEOUT_MS)?;
+            if j.targets.get_ref().is_empty() {
+                return Err(invalid(
+                    Some(j.targets.span()),
+                    format!("{}: list at least one URL", key("targets")),
+                ));
+            }
+            for t in j.targets.get_ref() {
+                if !(t.starts_with("http://") || t.starts_with("https://")) {
+                    return Err(invalid(
+                        Some(j.targets.span()),
+                        format!(
+                            "{}: {t:?} is not an http:// or https:// URL",
+                            key("targets")
+                        ),
+                    ));
+                }
+            }
+            let mut labels = Vec::with_capacity(j.labels.len());
+            for (n, v) in j.labels {
+                let bad = if matches!(n.get_ref().as_str(), "job" | "instance") {
+                    Some("is set by the scrape itself".to_string())
+                } else {
+                    minetsdb::check_label_name(n.get_ref())
+                        .err()
+                        .map(|e| e.to_string())
+                };
+                if let Some(why) = bad {
+                    return Err(invalid(
+                        Some(n.span()),
+                        format!("{}: label {:?} {why}", key("labels"), n.get_ref()),
+                    ));
+                }
+                labels.push((n.into_inner(), v));
+            }
+            jobs.push(Job {
+                name,
+                interval_ms,
+                timeout_ms,
+                targets: j.targets.into_inner(),
+                labels,
+            });
+        }
+        Ok(Config {
+            instance,
+            nvml,
+            jobs,
+        })
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` of `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The machine's name, for the default `instance`; `localhost` if unknown.
+fn hostname() -> String {
+    let from_env = std::env::var("HOSTNAME").ok();
+    let from_proc = || {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .ok()
+    };
+    from_env
+        .or_else(from_proc)
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/etc/minetsdb/config.toml"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn full_file() {
+        let c = parse(
+            r#"
+instance = "rig1"
+[nvml]
+enabled = false
+interval = "30s"
+
+[[job]]
+name = "node"
+targets = ["http://127.0.0.1:9100/metrics", "http://127.0.0.1:9101/metrics"]
+labels = { rig = "rig1", site = "barn" }
+
+[[job]]
+name = "pool"
+interval = "5m"
+timeout = "20s"
+targets = ["https://pool.example/api"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.instance, "rig1");
+        assert_eq!(
+            c.nvml,
+            NvmlConfig {
+                enabled: false,
+                interval_ms: 30_000
+            }
+        );
+        assert_eq!(c.jobs.len(), 2);
+        assert_eq!(c.jobs[0].name, "node");
+        assert_eq!(c.jobs[0].interval_ms, DEFAULT_INTERVAL_MS);
+        assert_eq!(c.jobs[0].timeout_ms, DEFAULT_TIMEOUT_MS);
+        assert_eq!(c.jobs[0].targets.len(), 2);
+        assert_eq!(
+            c.jobs[0].labels,
+            vec![
+                ("rig".to_string(), "rig1".to_string()),
+                ("site".to_string(), "barn".to_string())
+            ]
+        );
+        assert_eq!(c.jobs[1].interval_ms, 300_000);
+        assert_eq!(c.jobs[1].timeout_ms, 20_000);
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse("").unwrap();
+        assert!(c.nvml.enabled);
+        assert_eq!(c.nvml.interval_ms, DEFAULT_INTERVAL_MS);
+        assert!(c.jobs.is_empty());
+        assert!(!c.instance.is_empty());
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = err("instance = \"a\"\n[[job]]\nname = \"n\"\ntargets = [\"http://a/\"]\nintreval = \"1m\"\n");
+        assert!(e.starts_with("/etc/minetsdb/config.toml:5:1: "), "{e}");
+        assert!(e.contains("intreval"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = err("[nvml]\nenable = true\n");
+        assert!(e.contains(":2:1: ") && e.contains("enable"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_names_key_and_place() {
+        let e = err("[[job]]\nname = \"pool\"\ntargets = [\"http://a/\"]\ninterval = \"5x\"\n");
+        assert!(e.contains("config.toml:4:12: "), "{e}");
+        assert!(e.contains("job \"pool\": interval"), "{e}");
+        assert!(e.contains("unknown unit"), "{e}");
+        let e = err("[nvml]\ninterval = \"0s\"\n");
+        assert!(e.contains(":2:12: nvml.interval: "), "{e}");
+    }
+
+    #[test]
+    fn other_mistakes() {
+        assert!(err("[[job]]\nname = \"n\"\ntargets = []\n").contains(":3:11: job \"n\": targets"));
+        assert!(err("[[job]]\nname = \"n\"\ntargets = [\"ftp://x\"]\n").contains("not an http"));
+        assert!(
+            err("[[job]]\nname = \"n\"\ntargets = [\"http://x\"]\nlabels = { job = \"x\" }\n")
+                .contains("label \"job\"")
+        );
+        assert!(err(
+            "[[job]]\nname = \"n\"\ntargets = [\"http://x\"]\nlabels = { \"a-b\" = \"x\" }\n"
+        )
+        .contains("label \"a-b\""));
+        let twice = "[[job]]\nname = \"n\"\ntargets = [\"http://x\"]\n";
+        assert!(err(&format!("{twice}{twice}")).contains(":5:8: job.name: \"n\" is used"));
+        assert!(err("[[job]]\ntargets = [\"http://x\"]\n").contains("name"));
+        assert!(err("instance = 3\n").contains(":1:12: "));
+        assert!(err("[nvml\n").contains(":1:"));
+    }
+
+    #[test]
+    fn missing_file() {
+        let e = Config::load(Path::new("/nonexistent/minetsdb/config.toml")).unwrap_err();
+        assert!(matches!(e, ConfigError::Read { .. }));
+        assert!(
+            e.to_string().contains("/nonexistent/minetsdb/config.toml"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn line_col_counts_chars() {
+        assert_eq!(line_col("ab\ncé=x", 6), (2, 3));
+        assert_eq!(line_col("", 0), (1, 1));
+    }
+}

@@ -1,0 +1,108 @@
+//! When a job is due, kept in the database itself so that each job's
+//! interval holds across `collect --once` runs under cron.
+//!
+//! Every run of a job appends one sample to
+//! `minetsdb_job_last_run_timestamp_seconds{job="<name>"}` (GPUs: `job="nvml"`):
+//! the run's start time, in Unix seconds, at that time. A job is due when
+//! no run is recorded, or when the last one started at least
+//! `interval - interval/20` ago: the 5 % allowance lets a 1-minute cron whose
+//! start wanders by a second or two still run a 1-minute job every minute,
+//! and keeps a 5-minute pool job (4m45s) to one request per 5 cron minutes.
+//! A failed run counts as a run (a pool that is down is not hammered). A
+//! recorded run in the future (the clock was set back) is ignored.
+
+use minetsdb::{Db, Labels, Matcher, Metadata, MetricType, Sample, METRIC_NAME_LABEL};
+
+/// The series that records each job's runs.
+pub const LAST_RUN_METRIC: &str = "minetsdb_job_last_run_timestamp_seconds";
+
+/// The allowance under the interval: 5 % of it.
+pub fn tolerance_ms(interval_ms: i64) -> i64 {
+    interval_ms / 20
+}
+
+/// Whether a job last run at `last_ms` (if ever) is due at `now_ms`.
+pub fn is_due(last_ms: Option<i64>, now_ms: i64, interval_ms: i64) -> bool {
+    match last_ms {
+        None => true,
+        Some(last) => now_ms.saturating_sub(last) >= interval_ms - tolerance_ms(interval_ms),
+    }
+}
+
+/// The start of the last recorded run of `job` not after `now_ms`, looking
+/// back only as far as matters for `interval_ms` (so years of history are
+/// not read): `None` when there is none in that window.
+pub fn last_run(
+    db: &Db,
+    job: &str,
+    now_ms: i64,
+    interval_ms: i64,
+) -> Result<Option<i64>, minetsdb::Error> {
+    let matchers = [
+        Matcher::equal(METRIC_NAME_LABEL, LAST_RUN_METRIC),
+        Matcher::equal("job", job),
+    ];
+    let from = now_ms.saturating_sub(interval_ms);
+    let mut last = None;
+    for series in db.select(&matchers, from..=now_ms)? {
+        if let Some(s) = series?.samples.last() {
+            last = last.max(Some(s.t));
+        }
+    }
+    Ok(last)
+}
+
+/// Records that `job` ran, starting at `now_ms`.
+pub fn record_run(db: &Db, job: &str, now_ms: i64) -> Result<(), minetsdb::Error> {
+    let labels = Labels::new(LAST_RUN_METRIC, &[("job", job)])?;
+    db.append_labeled(&[(labels, Sample::new(now_ms, now_ms as f64 / 1e3))])?;
+    db.set_metadata(
+        LAST_RUN_METRIC,
+        Metadata {
+            metric_type: MetricType::Gauge,
+            unit: "seconds".to_string(),
+            help: "Start of the last run of the job by minetsdb collect, Unix time.".to_string(),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_rule() {
+        let m = 60_000;
+        assert!(is_due(None, 0, m));
+        assert!(!is_due(Some(1_000_000), 1_000_000, m));
+        assert!(!is_due(Some(1_000_000), 1_000_000 + 56_999, m));
+        assert!(is_due(Some(1_000_000), 1_000_000 + 57_000, m));
+        assert!(is_due(Some(1_000_000), 1_000_000 + 61_000, m));
+        let five = 300_000;
+        assert!(!is_due(Some(0), 240_000, five));
+        assert!(is_due(Some(0), 285_000, five));
+    }
+
+    #[test]
+    fn state_round_trips_through_the_db() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("db");
+        let db = Db::open(&dir, minetsdb::Options::default()).unwrap();
+        let t0 = 1_700_000_000_000;
+        assert_eq!(last_run(&db, "node", t0, 60_000).unwrap(), None);
+        record_run(&db, "node", t0).unwrap();
+        record_run(&db, "pool", t0 + 10).unwrap();
+        assert_eq!(last_run(&db, "node", t0 + 1_000, 60_000).unwrap(), Some(t0));
+        assert_eq!(
+            last_run(&db, "pool", t0 + 1_000, 60_000).unwrap(),
+            Some(t0 + 10)
+        );
+        // Out of the window: as good as never run.
+        assert_eq!(last_run(&db, "node", t0 + 120_000, 60_000).unwrap(), None);
+        // In the future: ignored.
+        assert_eq!(last_run(&db, "node", t0 - 1, 60_000).unwrap(), None);
+        drop(db);
+        let db = Db::open(&dir, minetsdb::Options::default()).unwrap();
+        assert_eq!(last_run(&db, "node", t0 + 1_000, 60_000).unwrap(), Some(t0));
+    }
+}
