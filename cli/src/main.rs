@@ -77,6 +77,8 @@ enum Command {
     Export(cmd::export::Args),
     /// Scrape one Prometheus exposition endpoint once into the database (or print it).
     Scrape(cmd::scrape::Args),
+    /// Collect every job of config.toml that is due, and the GPUs, into the database.
+    Collect(cmd::collect::Args),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),
         Command::Scrape(a) => cmd::scrape::run(a),
+        Command::Collect(a) => cmd::collect::run(a),
     };
     match res {
         Ok(code) => code,

@@ -23,3 +23,10 @@ pub fn default_db() -> PathBuf {
 pub fn default_demo_db() -> PathBuf {
     xdg("XDG_DATA_HOME", ".local/share").join("minetsdb-demo")
 }
+
+/// `$XDG_CONFIG_HOME/minetsdb/config.toml`: what collect reads.
+pub fn default_config() -> PathBuf {
+    xdg("XDG_CONFIG_HOME", ".config")
+        .join("minetsdb")
+        .join("config.toml")
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand: its arguments and its `run`.
 pub mod check;
+pub mod collect;
 pub mod compact;
 pub mod demo;
 pub mod export;

@@ -1,0 +1,239 @@
+//! `minetsdb collect --once` end to end: a config with two jobs against
+//! servers on 127.0.0.1 that count their requests, state kept in the db
+//! across runs, and NVML absent on the test machine.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const NODE: &str = include_str!("../../collectors/tests/fixtures/node_exporter.prom");
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_minetsdb"))
+}
+
+/// A server answering every request with `status` and `body`, counting
+/// them, until dropped (or 60 s pass, so a test never hangs).
+struct Server {
+    url: String,
+    hits: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(status: &'static str, body: &'static str) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (h, st) = (hits.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let give_up = Instant::now() + Duration::from_secs(60);
+            while !st.load(Ordering::SeqCst) && Instant::now() < give_up {
+                let Ok((mut s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                h.fetch_add(1, Ordering::SeqCst);
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut r = BufReader::new(&mut s);
+                let mut line = String::new();
+                while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                    line.clear();
+                }
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(body.as_bytes());
+            }
+        });
+        Server {
+            url: format!("http://{addr}/metrics"),
+            hits,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn collect(config: &Path, db: &Path) -> Output {
+    bin()
+        .args(["collect", "--once", "--config"])
+        .arg(config)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn export_csv(db: &Path) -> String {
+    let out = bin()
+        .args(["export", "--format", "csv", "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    let (csv, stderr) = text(&out);
+    assert!(out.status.success(), "{csv}{stderr}");
+    csv
+}
+
+#[test]
+fn collect_once_scrapes_due_jobs_stores_up_and_keeps_state_in_the_db() {
+    let good = Server::start("200 OK", NODE);
+    let bad = Server::start("500 Internal Server Error", "");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"instance = "rig1"
+[[job]]
+name = "node"
+interval = "1h"
+targets = ["{}", "{}"]
+labels = {{ rig = "rig1" }}
+
+[[job]]
+name = "fast"
+interval = "1s"
+timeout = "5s"
+targets = ["{}"]
+"#,
+            good.url, bad.url, good.url
+        ),
+    )
+    .unwrap();
+
+    let out = collect(&config, &db);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let failures: Vec<&str> = stderr.lines().filter(|l| l.contains(&bad.url)).collect();
+    assert_eq!(failures.len(), 1, "{stderr}");
+    assert!(failures[0].contains("500"), "{stderr}");
+    assert!(!stderr.contains(&good.url), "{stderr}");
+    // No NVIDIA driver here: one warning line, and it did not decide the exit code.
+    let nvml: Vec<&str> = stderr.lines().filter(|l| l.contains("NVML")).collect();
+    assert_eq!(nvml.len(), 1, "{stderr}");
+    assert!(nvml[0].contains("warning"), "{stderr}");
+    assert_eq!(good.hits(), 2);
+    assert_eq!(bad.hits(), 1);
+
+    let csv = export_csv(&db);
+    let good_instance = good
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    let bad_instance = bad
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    let has = |metric: &str, parts: &[&str]| {
+        csv.lines()
+            .any(|l| l.starts_with(&format!("\"{metric}{{")) && parts.iter().all(|p| l.contains(p)))
+    };
+    assert!(
+        has("go_goroutines", &[good_instance, "node", "rig1"]),
+        "{csv}"
+    );
+    assert!(has("node_boot_time_seconds", &[good_instance]), "{csv}");
+    assert!(has("up", &[good_instance, "node", ",1"]), "{csv}");
+    assert!(has("up", &[bad_instance, "node", "rig1", ",0"]), "{csv}");
+    assert!(
+        has("minetsdb_job_last_run_timestamp_seconds", &["node"]),
+        "{csv}"
+    );
+
+    // At once again: the 1 h job is not due and is skipped (the 1 s job
+    // may or may not be, depending on how long the first run took).
+    let out = collect(&config, &db);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(bad.hits(), 1, "the 1h job ran again: {stderr}");
+    assert!(!stderr.contains(&bad.url), "{stderr}");
+
+    // After its interval the 1 s job runs again; the 1 h job still not.
+    std::thread::sleep(Duration::from_millis(1100));
+    let before = good.hits();
+    let out = collect(&config, &db);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(good.hits(), before + 1, "{stderr}");
+    assert_eq!(bad.hits(), 1);
+}
+
+#[test]
+fn collect_errors_name_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+
+    let missing = dir.path().join("nope.toml");
+    let out = collect(&missing, &db);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
+    assert!(stderr.contains("--config"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // The default path is under $XDG_CONFIG_HOME.
+    let out = bin()
+        .args(["collect", "--once", "--db"])
+        .arg(&db)
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("xdg/minetsdb/config.toml"), "{stderr}");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[nvml]\nenabled = false\n\n[[job]]\nname = \"x\"\ntargets = [\"http://127.0.0.1:1/\"]\nintervall = \"1m\"\n").unwrap();
+    let out = collect(&bad, &db);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:7:1: ", bad.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("intervall"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // Without --once: a usage error, exit 2.
+    let out = bin().args(["collect"]).output().unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--once") && stderr.contains("not implemented yet"),
+        "{stderr}"
+    );
+}
