@@ -170,10 +170,12 @@ fn readers_see_every_acknowledged_batch_while_writer_runs() {
             }
         }
     });
-    let deadline = Instant::now() + Duration::from_secs(4);
+    // Runs until enough opens have raced enough cuts (a few seconds here),
+    // with a generous bound for a slow machine.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut opens = 0;
     let mut max_seen = 0;
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && !(opens >= 200 && max_seen > 400) {
         let before = acked.load(std::sync::atomic::Ordering::SeqCst);
         if before < 0 {
             std::thread::sleep(Duration::from_millis(5));
