@@ -228,12 +228,15 @@ fn collect_errors_name_the_config() {
     assert!(stderr.contains("intervall"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 
-    // Without --once: a usage error, exit 2.
-    let out = bin().args(["collect"]).output().unwrap();
+    // The loop fails to start on the same errors: exit 1, at once.
+    let out = bin()
+        .args(["collect", "--config"])
+        .arg(&bad)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
     let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("--once") && stderr.contains("not implemented yet"),
-        "{stderr}"
-    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("intervall"), "{stderr}");
 }
