@@ -2,81 +2,17 @@
 //! servers on 127.0.0.1 that count their requests, state kept in the db
 //! across runs, and NVML absent on the test machine.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+mod common;
+use common::{Server, TEXT_004};
+
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const NODE: &str = include_str!("../../collectors/tests/fixtures/node_exporter.prom");
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_minetsdb"))
-}
-
-/// A server answering every request with `status` and `body`, counting
-/// them, until dropped (or 60 s pass, so a test never hangs).
-struct Server {
-    url: String,
-    hits: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start(status: &'static str, body: &'static str) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let hits = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (h, st) = (hits.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let give_up = Instant::now() + Duration::from_secs(60);
-            while !st.load(Ordering::SeqCst) && Instant::now() < give_up {
-                let Ok((mut s, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                h.fetch_add(1, Ordering::SeqCst);
-                s.set_nonblocking(false).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                let mut r = BufReader::new(&mut s);
-                let mut line = String::new();
-                while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                    line.clear();
-                }
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = s.write_all(head.as_bytes());
-                let _ = s.write_all(body.as_bytes());
-            }
-        });
-        Server {
-            url: format!("http://{addr}/metrics"),
-            hits,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 fn collect(config: &Path, db: &Path) -> Output {
@@ -109,8 +45,8 @@ fn export_csv(db: &Path) -> String {
 
 #[test]
 fn collect_once_scrapes_due_jobs_stores_up_and_keeps_state_in_the_db() {
-    let good = Server::start("200 OK", NODE);
-    let bad = Server::start("500 Internal Server Error", "");
+    let good = Server::start("200 OK", TEXT_004, NODE);
+    let bad = Server::start("500 Internal Server Error", TEXT_004, "");
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let config = dir.path().join("config.toml");

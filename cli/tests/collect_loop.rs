@@ -2,13 +2,11 @@
 //! process against a server on 127.0.0.1 that counts its requests, stopped
 //! by SIGTERM. The waits are liveness bounds, not performance claims.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+mod common;
+use common::{Server, TEXT_004};
+
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 fn bin() -> Command {
@@ -16,68 +14,6 @@ fn bin() -> Command {
 }
 
 const BODY: &str = "# TYPE hashrate gauge\nhashrate 123.5\n";
-
-/// A server answering every request with [`BODY`], counting them, until
-/// dropped (or 60 s pass, so a test never hangs).
-struct Server {
-    url: String,
-    hits: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Server {
-    fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let hits = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (h, st) = (hits.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            let give_up = Instant::now() + Duration::from_secs(60);
-            while !st.load(Ordering::SeqCst) && Instant::now() < give_up {
-                let Ok((mut s, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                s.set_nonblocking(false).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-                let mut r = BufReader::new(&mut s);
-                let mut line = String::new();
-                while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                    line.clear();
-                }
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    BODY.len()
-                );
-                let _ = s.write_all(head.as_bytes());
-                let _ = s.write_all(BODY.as_bytes());
-                h.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        Server {
-            url: format!("http://{addr}/metrics"),
-            hits,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 /// The loop as a child; killed if the test fails before stopping it.
 struct Loop(Child);
@@ -158,7 +94,7 @@ fn write_config(dir: &Path, url: &str) -> std::path::PathBuf {
 
 #[test]
 fn the_loop_scrapes_every_interval_and_stops_cleanly_on_sigterm() {
-    let server = Server::start();
+    let server = Server::start("200 OK", TEXT_004, BODY);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let config = write_config(dir.path(), &server.url);
@@ -209,7 +145,7 @@ fn the_loop_scrapes_every_interval_and_stops_cleanly_on_sigterm() {
 
 #[test]
 fn a_second_collect_on_the_running_loops_db_fails_at_once() {
-    let server = Server::start();
+    let server = Server::start("200 OK", TEXT_004, BODY);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let config = write_config(dir.path(), &server.url);

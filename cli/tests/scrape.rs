@@ -2,55 +2,17 @@
 //! a known number of connections: printed text, storing then querying,
 //! and failing targets.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+use common::Server;
+
 use std::net::TcpListener;
 use std::process::{Command, Output};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 const NVIDIA: &str = include_str!("../../collectors/tests/fixtures/nvidia_gpu_exporter.prom");
 const OPENMETRICS: &str = include_str!("../../collectors/tests/fixtures/openmetrics.txt");
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_minetsdb"))
-}
-
-/// Answers `conns` requests with `status` and `body`, then ends; gives up
-/// waiting after 20 s so a test never hangs.
-fn serve(
-    conns: usize,
-    status: &'static str,
-    content_type: &'static str,
-    body: &'static str,
-) -> (String, JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let thread = std::thread::spawn(move || {
-        let give_up = Instant::now() + Duration::from_secs(20);
-        let mut served = 0;
-        while served < conns && Instant::now() < give_up {
-            let Ok((mut s, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            };
-            served += 1;
-            s.set_nonblocking(false).unwrap();
-            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut r = BufReader::new(&mut s);
-            let mut line = String::new();
-            while r.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
-                line.clear();
-            }
-            let head = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = s.write_all(head.as_bytes());
-            let _ = s.write_all(body.as_bytes());
-        }
-    });
-    (format!("http://{addr}/metrics"), thread)
 }
 
 fn text(out: &Output) -> (String, String) {
@@ -62,7 +24,8 @@ fn text(out: &Output) -> (String, String) {
 
 #[test]
 fn scrape_prints_the_series_with_target_labels() {
-    let (url, srv) = serve(1, "200 OK", "text/plain; version=0.0.4", NVIDIA);
+    let srv = Server::start("200 OK", "text/plain; version=0.0.4", NVIDIA);
+    let url = srv.url.clone();
     let out = bin()
         .args(["scrape", &url, "--job", "gpu"])
         .output()
@@ -85,19 +48,19 @@ fn scrape_prints_the_series_with_target_labels() {
     assert!(stdout.contains("# TYPE nvidia_smi_clocks_current_graphics_clock_hz gauge"));
     assert!(stdout.contains(&format!("up{{instance=\"{instance}\",job=\"gpu\"}} 1 ")));
     assert!(stdout.contains("scrape_duration_seconds{"));
-    srv.join().unwrap();
+    assert_eq!(srv.hits(), 1);
 }
 
 #[test]
 fn scrape_into_a_db_then_query_and_export() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let (url, srv) = serve(
-        1,
+    let srv = Server::start(
         "200 OK",
         "application/openmetrics-text; version=1.0.0",
         OPENMETRICS,
     );
+    let url = srv.url.clone();
     let out = bin()
         .args(["scrape", &url, "--job", "miner", "--store", "--db"])
         .arg(&db)
@@ -107,7 +70,7 @@ fn scrape_into_a_db_then_query_and_export() {
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.starts_with(&format!("scraped {url}: ")), "{stdout}");
     assert!(stdout.contains("0 bad lines"), "{stdout}");
-    srv.join().unwrap();
+    assert_eq!(srv.hits(), 1);
 
     let out = bin()
         .args(["export", "--format", "csv", "--db"])
@@ -134,12 +97,13 @@ fn scrape_into_a_db_then_query_and_export() {
 
 #[test]
 fn failing_targets_are_one_line_naming_the_url_and_exit_1() {
-    let (url, srv) = serve(1, "500 Internal Server Error", "text/plain", "");
+    let srv = Server::start("500 Internal Server Error", "text/plain", "");
+    let url = srv.url.clone();
     let out = bin().args(["scrape", &url]).output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert_eq!(stderr, format!("minetsdb: {url}: HTTP status 500\n"));
-    srv.join().unwrap();
+    assert_eq!(srv.hits(), 1);
 
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let refused = format!("http://{}/metrics", l.local_addr().unwrap());
