@@ -16,18 +16,7 @@ pub enum Format {
     Json,
 }
 
-/// A float the way Prometheus writes it in JSON and text.
-pub fn fmt_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
+pub use minetsdb::promql::format_float as fmt_float;
 
 fn json_str(s: &str) -> String {
     let mut o = String::with_capacity(s.len() + 2);

@@ -203,6 +203,7 @@ fn background_compaction_beside_appends() {
 
 /// Child: opens the database and compacts it; killed at a random moment.
 #[test]
+#[ignore = "child process of killed_compaction_leaves_before_or_after, run with --ignored"]
 fn compact_child() {
     let Ok(dir) = std::env::var("MINETSDB_COMPACT_CHILD") else {
         return;
@@ -225,6 +226,7 @@ fn killed_compaction_leaves_before_or_after() {
             .args([
                 "compact_child",
                 "--exact",
+                "--ignored",
                 "--nocapture",
                 "--test-threads=1",
             ])

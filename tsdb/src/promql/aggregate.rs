@@ -60,8 +60,9 @@ fn group_metric(m: &Metric, grouping: &[String], without: bool) -> Metric {
     Metric::from_vec(v)
 }
 
-/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, for `count_values`.
-pub(crate) fn format_go_float(v: f64) -> String {
+/// A float as Prometheus writes it (Go's `strconv.FormatFloat(v, 'f', -1,
+/// 64)`, `NaN`, `+Inf`, `-Inf`): `count_values` labels, API answers, CSV.
+pub fn format_float(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v == f64::INFINITY {
@@ -202,7 +203,7 @@ pub(crate) fn aggregate(
     let mut index: HashMap<String, usize> = HashMap::new();
     for mut e in vec {
         if let Some(l) = value_label {
-            e.metric = e.metric.with(l, &format_go_float(e.v));
+            e.metric = e.metric.with(l, &format_float(e.v));
         }
         let key = group_key(&e.metric, &grouping, without);
         let Some(&gi) = index.get(&key) else {

@@ -63,6 +63,7 @@ mod selector;
 #[cfg(test)]
 mod tests;
 
+pub use aggregate::format_float;
 pub use selector::parse_selector;
 
 use std::fmt;
