@@ -9,3 +9,4 @@ pub mod nvml;
 pub mod schedule;
 pub mod scrape;
 pub mod sim;
+pub mod source;

@@ -29,8 +29,10 @@ use std::time::{Duration, Instant};
 
 use minetsdb::{Label, Labels, Metadata, MetricType, Sample, METRIC_NAME_LABEL};
 
+use crate::config::Job;
 use crate::exposition::{self, Error as ExpoError, Format, Item, ParseError, Parser};
-use crate::http::{HttpClient, HttpError};
+use crate::http::{HttpClient, HttpError, HttpOptions};
+use crate::source::{Collection, Source, Unavailable};
 
 /// One endpoint to scrape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,13 +193,63 @@ pub fn store(
     db: &minetsdb::Db,
     res: &ScrapeResult,
 ) -> Result<minetsdb::AppendReport, minetsdb::Error> {
-    let rep = db.append_labeled(&res.samples)?;
-    for (name, md) in &res.metadata {
-        if minetsdb::check_metric_name(name).is_ok() {
-            db.set_metadata(name, md.clone())?;
-        }
+    crate::source::store(db, &res.samples, &res.metadata)
+}
+
+/// A config job as a [`Source`]: every target scraped in turn under the
+/// job's timeout, each failure one line of the collection.
+#[derive(Debug)]
+pub struct ScrapeJob {
+    job: Job,
+    client: HttpClient,
+}
+
+impl ScrapeJob {
+    /// The job, with an HTTP client for its timeout.
+    pub fn new(job: Job) -> ScrapeJob {
+        let client = HttpClient::new(HttpOptions {
+            deadline: Duration::from_millis(job.timeout_ms.max(1) as u64),
+            ..HttpOptions::default()
+        });
+        ScrapeJob { job, client }
     }
-    Ok(rep)
+}
+
+/// Malformed lines reported per target and scrape; the rest are counted.
+const BAD_LINES_SHOWN: usize = 5;
+
+impl Source for ScrapeJob {
+    fn name(&self) -> &str {
+        &self.job.name
+    }
+
+    fn collect(&mut self, now_ms: i64) -> Result<Collection, Unavailable> {
+        let mut out = Collection::default();
+        for url in &self.job.targets {
+            let target = Target {
+                url: url.clone(),
+                job: self.job.name.clone(),
+                instance: None,
+                labels: self.job.labels.clone(),
+            };
+            let res = scrape(&self.client, &target, now_ms);
+            for e in res.bad_lines.iter().take(BAD_LINES_SHOWN) {
+                out.warnings.push(format!("{url}: skipped {e}"));
+            }
+            if res.bad_lines.len() > BAD_LINES_SHOWN {
+                out.warnings.push(format!(
+                    "{url}: skipped {} more malformed lines",
+                    res.bad_lines.len() - BAD_LINES_SHOWN
+                ));
+            }
+            if let Some(e) = &res.error {
+                out.failures.push(e.to_string());
+            }
+            out.samples.extend(res.samples);
+            out.metadata.extend(res.metadata);
+        }
+        Ok(out)
+    }
 }
 
 fn parse_into(

@@ -45,12 +45,10 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use minetsdb::{Compactor, Db, Options, Sample};
-use minetsdb_collectors::config::{Config, Job};
-use minetsdb_collectors::http::{HttpClient, HttpOptions};
-use minetsdb_collectors::nvml::{self, NvmlError, NvmlSource};
+use minetsdb::{Compactor, Db, Options};
+use minetsdb_collectors::config::Config;
 use minetsdb_collectors::schedule;
-use minetsdb_collectors::scrape::{scrape, store, Target};
+use minetsdb_collectors::source::{sources, Scheduled, Source};
 
 /// Arguments of `collect`.
 #[derive(Debug, clap::Args)]
@@ -66,9 +64,6 @@ pub struct Args {
     #[arg(long)]
     db: Option<PathBuf>,
 }
-
-/// The schedule's job name for the GPUs (config job names may not take it).
-const NVML_JOB: &str = "nvml";
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let path = a
@@ -92,69 +87,45 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// What one schedule entry runs: a config job, or the GPUs.
-#[derive(Debug, Clone)]
-enum Task {
-    Job(Job),
-    Gpus { interval_ms: i64 },
-}
-
-impl Task {
-    fn name(&self) -> &str {
-        match self {
-            Task::Job(j) => &j.name,
-            Task::Gpus { .. } => NVML_JOB,
+/// Runs `source` at `now`, stores what it gave, prints its problems, and
+/// records the run (a failed run counts as one): the same for `--once` and
+/// the loop. `Ok(None)` when the source is unavailable on this machine
+/// (reported once, here); otherwise whether anything failed.
+fn run_source(db: &Db, source: &mut dyn Source, now: i64) -> anyhow::Result<Option<bool>> {
+    let name = source.name().to_string();
+    let got = match source.collect(now) {
+        Ok(got) => got,
+        Err(e) => {
+            eprintln!("minetsdb: warning: {e}");
+            return Ok(None);
         }
-    }
-
-    fn interval_ms(&self) -> i64 {
-        match self {
-            Task::Job(j) => j.interval_ms,
-            Task::Gpus { interval_ms } => *interval_ms,
-        }
-    }
-}
-
-fn tasks(config: &Config) -> Vec<Task> {
-    let mut t: Vec<Task> = config.jobs.iter().cloned().map(Task::Job).collect();
-    if config.nvml.enabled {
-        t.push(Task::Gpus {
-            interval_ms: config.nvml.interval_ms,
-        });
-    }
-    t
-}
-
-/// Runs `task` at `now` and records the run (a failed run counts as one):
-/// the same for `--once` and the loop. True if a target or GPU failed.
-fn run_task<S: nvml::GpuSource>(
-    db: &Db,
-    task: &Task,
-    gpus: impl FnOnce() -> Result<S, NvmlError>,
-    instance: &str,
-    now: i64,
-) -> anyhow::Result<bool> {
-    let failed = match task {
-        Task::Job(job) => run_job(db, job, now)?,
-        Task::Gpus { .. } => run_gpus(db, gpus(), instance, now)?,
     };
-    schedule::record_run(db, task.name(), now)
-        .with_context(|| format!("recording the run of job {:?}", task.name()))?;
-    Ok(failed)
+    for w in &got.warnings {
+        eprintln!("minetsdb: job {name:?}: {w}");
+    }
+    got.store(db)
+        .with_context(|| format!("storing the samples of job {name:?}"))?;
+    for f in &got.failures {
+        eprintln!("minetsdb: job {name:?}: {f}");
+    }
+    schedule::record_run(db, &name, now)
+        .with_context(|| format!("recording the run of job {name:?}"))?;
+    Ok(Some(!got.failures.is_empty()))
 }
 
-fn last_run(db: &Db, task: &Task, now: i64) -> anyhow::Result<Option<i64>> {
-    schedule::last_run(db, task.name(), now, task.interval_ms())
-        .with_context(|| format!("reading the last run of job {:?}", task.name()))
+fn last_run(db: &Db, s: &Scheduled, now: i64) -> anyhow::Result<Option<i64>> {
+    let name = s.source.name();
+    schedule::last_run(db, name, now, s.interval_ms)
+        .with_context(|| format!("reading the last run of job {name:?}"))
 }
 
 fn run_once(db: &Db, config: &Config) -> anyhow::Result<ExitCode> {
     let now = crate::time::now_ms();
     let mut failed = false;
-    for task in tasks(config) {
-        let last = last_run(db, &task, now)?;
-        if schedule::is_due(last, now, task.interval_ms()) {
-            failed |= run_task(db, &task, NvmlSource::new, &config.instance, now)?;
+    for mut s in sources(config) {
+        let last = last_run(db, &s, now)?;
+        if schedule::is_due(last, now, s.interval_ms) {
+            failed |= run_source(db, s.source.as_mut(), now)?.unwrap_or(false);
         }
     }
     Ok(if failed {
@@ -197,7 +168,7 @@ fn next_run(last: Option<i64>, now: i64, interval_ms: i64, offset: i64) -> i64 {
 const MAX_SLEEP_MS: i64 = 60_000;
 
 fn run_loop(db: Arc<Db>, config: Config) -> anyhow::Result<ExitCode> {
-    let tasks = tasks(&config);
+    let tasks = sources(&config);
     // One stop channel per thread; the signal handler, installed before any
     // thread starts, drops every sender, which wakes every `recv_timeout`
     // at once.
@@ -217,11 +188,10 @@ fn run_loop(db: Arc<Db>, config: Config) -> anyhow::Result<ExitCode> {
     let mut threads = Vec::new();
     for (task, rx) in tasks.into_iter().zip(receivers) {
         let db = db.clone();
-        let instance = config.instance.clone();
-        let name = task.name().to_string();
+        let name = task.source.name().to_string();
         let handle = std::thread::Builder::new()
             .name(format!("job {name}"))
-            .spawn(move || job_loop(&db, &task, &instance, &rx))
+            .spawn(move || job_loop(&db, task, &rx))
             .with_context(|| format!("starting the thread of job {name:?}"))?;
         threads.push(handle);
     }
@@ -236,20 +206,19 @@ fn run_loop(db: Arc<Db>, config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// One job's loop, until `stop` is dropped.
-fn job_loop(db: &Db, task: &Task, instance: &str, stop: &mpsc::Receiver<()>) {
-    let interval = task.interval_ms();
-    let offset = offset_ms(task.name(), interval);
-    let mut last = match last_run(db, task, crate::time::now_ms()) {
+/// One job's loop, until `stop` is dropped. A source unavailable on this
+/// machine (no NVIDIA driver) is reported once and its thread ends.
+fn job_loop(db: &Db, mut s: Scheduled, stop: &mpsc::Receiver<()>) {
+    let interval = s.interval_ms;
+    let name = s.source.name().to_string();
+    let offset = offset_ms(&name, interval);
+    let mut last = match last_run(db, &s, crate::time::now_ms()) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("minetsdb: {e:#}");
             None
         }
     };
-    // NVML is loaded once; unavailable (no driver), it is reported once
-    // and the GPU thread ends.
-    let mut gpus: Option<NvmlSource> = None;
     loop {
         let now = crate::time::now_ms();
         let next = next_run(last, now, interval, offset);
@@ -260,100 +229,19 @@ fn job_loop(db: &Db, task: &Task, instance: &str, stop: &mpsc::Receiver<()>) {
                 _ => return,
             }
         }
-        let res = match (task, &gpus) {
-            (Task::Gpus { .. }, None) => match NvmlSource::new() {
-                Ok(s) => {
-                    let r = run_task(db, task, || Ok(&s), instance, now);
-                    gpus = Some(s);
-                    r
-                }
-                Err(e) => {
-                    let unavailable = matches!(e, NvmlError::Unavailable { .. });
-                    let r = run_task::<NvmlSource>(db, task, || Err(e), instance, now);
-                    if unavailable {
-                        if let Err(e) = r {
-                            eprintln!("minetsdb: job {:?}: {e:#}", task.name());
-                        }
-                        return;
-                    }
-                    r
-                }
-            },
-            (Task::Gpus { .. }, Some(s)) => run_task(db, task, || Ok(s), instance, now),
-            (Task::Job(_), _) => run_task::<NvmlSource>(db, task, NvmlSource::new, instance, now),
-        };
-        if let Err(e) = res {
-            eprintln!("minetsdb: job {:?}: {e:#}", task.name());
+        match run_source(db, s.source.as_mut(), now) {
+            Ok(None) => return,
+            Ok(Some(_)) => {}
+            Err(e) => eprintln!("minetsdb: job {name:?}: {e:#}"),
         }
         last = Some(now);
     }
 }
 
-/// Scrapes and stores every target of `job`; true if one failed.
-fn run_job(db: &Db, job: &Job, now: i64) -> anyhow::Result<bool> {
-    let client = HttpClient::new(HttpOptions {
-        deadline: Duration::from_millis(job.timeout_ms.max(1) as u64),
-        ..HttpOptions::default()
-    });
-    let mut failed = false;
-    for url in &job.targets {
-        let target = Target {
-            url: url.clone(),
-            job: job.name.clone(),
-            instance: None,
-            labels: job.labels.clone(),
-        };
-        let res = scrape(&client, &target, now);
-        for e in res.bad_lines.iter().take(5) {
-            eprintln!("minetsdb: job {:?}: {url}: skipped {e}", job.name);
-        }
-        store(db, &res).with_context(|| format!("storing samples from {url}"))?;
-        if let Some(e) = &res.error {
-            eprintln!("minetsdb: job {:?}: {e}", job.name);
-            failed = true;
-        }
-    }
-    Ok(failed)
-}
-
-/// Reads every GPU of `source` into the db; true if a GPU could not be
-/// read. An unavailable NVML is a warning only.
-fn run_gpus<S: nvml::GpuSource>(
-    db: &Db,
-    source: Result<S, NvmlError>,
-    instance: &str,
-    now: i64,
-) -> anyhow::Result<bool> {
-    let got = match source.and_then(|s| nvml::collect(&s, instance)) {
-        Ok(got) => got,
-        Err(e @ NvmlError::Unavailable { .. }) => {
-            eprintln!(
-                "minetsdb: warning: GPUs not collected: {e} (set enabled = false under [nvml] in the config on a rig without NVIDIA GPUs)"
-            );
-            return Ok(false);
-        }
-        Err(e) => {
-            eprintln!("minetsdb: {e}");
-            return Ok(true);
-        }
-    };
-    let batch: Vec<_> = got
-        .samples
-        .into_iter()
-        .map(|(l, v)| (l, Sample::new(now, v)))
-        .collect();
-    db.append_labeled(&batch)
-        .context("storing the GPU samples")?;
-    for e in &got.errors {
-        eprintln!("minetsdb: {e}");
-    }
-    Ok(!got.errors.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use minetsdb_collectors::nvml::FakeGpus;
+    use minetsdb_collectors::nvml::{FakeGpus, GpuJob, NvmlError};
 
     #[test]
     fn offsets_are_stable_and_within_the_interval() {
@@ -401,13 +289,16 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let db = Db::open(tmp.path().join("db"), Options::default()).unwrap();
         let t = 1_700_000_000_000;
-        let none: Result<FakeGpus, _> = Err(NvmlError::Unavailable {
-            reason: "no driver".into(),
+        let mut none = GpuJob::new("rig1", || -> Result<FakeGpus, _> {
+            Err(NvmlError::Unavailable {
+                reason: "no driver".into(),
+            })
         });
-        assert!(!run_gpus(&db, none, "rig1", t).unwrap());
+        assert_eq!(run_source(&db, &mut none, t).unwrap(), None);
         // The fake rig loses its third GPU: the other two are stored (one
         // info series each), and the run failed.
-        assert!(run_gpus(&db, Ok(FakeGpus::rig()), "rig1", t).unwrap());
+        let mut rig = GpuJob::new("rig1", || Ok(FakeGpus::rig()));
+        assert_eq!(run_source(&db, &mut rig, t).unwrap(), Some(true));
         let m = [minetsdb::Matcher::equal(
             minetsdb::METRIC_NAME_LABEL,
             "nvidia_smi_gpu_info",

@@ -24,12 +24,14 @@
 
 mod convert;
 mod fake;
+mod job;
 mod real;
 #[cfg(test)]
 mod tests;
 
 pub use convert::{collect, samples, Collected};
 pub use fake::FakeGpus;
+pub use job::{GpuJob, GPU_JOB};
 pub use real::NvmlSource;
 
 /// One device's reading, in NVML's own units.
