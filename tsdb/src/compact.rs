@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::block::{self, Block, BlockBuilder};
 use crate::db::{merge_runs, window_start, Db, Sample};
+use crate::downsample::{self, Bucket};
 use crate::error::{Error, Result};
 use crate::registry::SeriesId;
 
@@ -57,6 +58,9 @@ impl Db {
         if let Some(keep) = self.opts.retention_ms {
             self.apply_retention(keep, &mut rep)?;
         }
+        for i in 0..self.opts.downsampling.len() {
+            self.downsample(i, &mut rep)?;
+        }
         let spans = self.opts.compaction_spans_ms.clone();
         for (i, span) in spans.into_iter().enumerate() {
             let level = u8::try_from(i + 1).unwrap_or(u8::MAX);
@@ -94,11 +98,16 @@ impl Db {
     fn plan(&self, span: i64) -> Option<Vec<Arc<Block>>> {
         let (_, horizon) = self.horizon()?;
         let inner = self.read();
-        let mut by_window: std::collections::BTreeMap<i64, Vec<Arc<Block>>> = Default::default();
+        // Blocks merge with blocks of their own resolution only.
+        let mut by_window: std::collections::BTreeMap<(i64, i64), Vec<Arc<Block>>> =
+            Default::default();
         for b in &inner.blocks {
             let w = window_start(b.min_t, span);
             if b.max_t < w.saturating_add(span) && w.saturating_add(span) <= horizon {
-                by_window.entry(w).or_default().push(b.clone());
+                by_window
+                    .entry((w, b.resolution))
+                    .or_default()
+                    .push(b.clone());
             }
         }
         by_window.into_values().find(|v| v.len() > 1)
@@ -122,9 +131,73 @@ impl Db {
         Ok(())
     }
 
-    /// Writes one block with the samples of `inputs` at or after
-    /// `keep_from` (none if there are none), publishes it, swaps it in and
-    /// deletes the inputs. Returns how many input samples were left out.
+    /// Moves the data older than tier `i`'s age into buckets of its
+    /// resolution: the finer blocks wholly older are replaced by one tier
+    /// block (their sources), then each finer block straddling the age is
+    /// rewritten without its older part.
+    ///
+    /// Between the two steps (a crash) the older part of a straddling
+    /// block exists twice, raw and as buckets; readers prefer the finer
+    /// data (see `db::read`), so answers do not change, and the next
+    /// compaction finishes the job.
+    fn downsample(&self, i: usize, rep: &mut CompactReport) -> Result<()> {
+        let Some(tier) = self.opts.downsampling.get(i).copied() else {
+            return Ok(());
+        };
+        let Some((newest, cut)) = self.horizon() else {
+            return Ok(());
+        };
+        // Aligned to the block span and to every tier's buckets, so no
+        // bucket is split between data moved now and data moved later.
+        let align = self
+            .opts
+            .downsampling
+            .iter()
+            .map(|t| t.resolution_ms)
+            .fold(self.opts.block_span_ms, lcm);
+        let h = window_start(newest.saturating_sub(tier.after_ms).min(cut), align);
+        let inputs: Vec<Arc<Block>> = self
+            .read()
+            .blocks
+            .iter()
+            .filter(|b| b.n_samples > 0 && b.resolution < tier.resolution_ms && b.min_t < h)
+            .cloned()
+            .collect();
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        let (wholly, straddling): (Vec<_>, Vec<_>) =
+            inputs.iter().cloned().partition(|b| b.max_t < h);
+        let mut builder = BlockBuilder::new_tier(
+            0,
+            tier.resolution_ms,
+            self.opts.max_chunk_samples,
+            tier_chunk_span(tier.resolution_ms, self.opts.block_span_ms),
+        );
+        let mut sorted = inputs.clone();
+        sorted.sort_by_key(|b| b.seq);
+        let ids: BTreeSet<SeriesId> = sorted.iter().flat_map(|b| b.series_ids()).collect();
+        for id in ids {
+            let buckets = series_buckets(&sorted, id, i64::MIN, h, tier.resolution_ms)?;
+            builder.add_series_buckets(id, &buckets);
+        }
+        builder.set_sources(wholly.iter().map(|b| b.seq).collect());
+        let new_block = if builder.is_empty() {
+            None
+        } else {
+            Some(self.publish_block(builder)?)
+        };
+        self.swap(&wholly, new_block, rep)?;
+        for b in straddling {
+            self.replace(std::slice::from_ref(&b), b.level, h, rep)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one block with the data of `inputs` (all of one resolution)
+    /// at or after `keep_from` (none if there is none), publishes it, swaps
+    /// it in and deletes the inputs. Returns how many input samples were
+    /// left out.
     fn replace(
         &self,
         inputs: &[Arc<Block>],
@@ -135,33 +208,24 @@ impl Db {
         let mut inputs = inputs.to_vec();
         inputs.sort_by_key(|b| b.seq);
         let ids: BTreeSet<SeriesId> = inputs.iter().flat_map(|b| b.series_ids()).collect();
-        let mut builder =
-            BlockBuilder::new(level, self.opts.max_chunk_samples, self.opts.block_span_ms);
-        let mut vs = Vec::new();
-        let mut ts = Vec::new();
+        let res = inputs.first().map_or(0, |b| b.resolution);
+        let mut builder = if res > 0 {
+            BlockBuilder::new_tier(
+                level,
+                res,
+                self.opts.max_chunk_samples,
+                tier_chunk_span(res, self.opts.block_span_ms),
+            )
+        } else {
+            BlockBuilder::new(level, self.opts.max_chunk_samples, self.opts.block_span_ms)
+        };
         for id in ids {
-            // Runs in ascending block order, so a newer block wins a tie.
-            let mut runs = Vec::new();
-            for b in &inputs {
-                for ch in b.chunks_of(id) {
-                    if ch.summary.last_t < keep_from {
-                        continue;
-                    }
-                    ts.clear();
-                    vs.clear();
-                    b.decode_chunk(ch, &mut ts, &mut vs)?;
-                    let run: Vec<Sample> = ts
-                        .iter()
-                        .zip(&vs)
-                        .filter(|(t, _)| **t >= keep_from)
-                        .map(|(&t, &v)| Sample { t, v })
-                        .collect();
-                    if !run.is_empty() {
-                        runs.push(run);
-                    }
-                }
+            if res > 0 {
+                let buckets = series_buckets(&inputs, id, keep_from, i64::MAX, res)?;
+                builder.add_series_buckets(id, &buckets);
+                continue;
             }
-            let merged = merge_runs(runs);
+            let merged = series_samples(&inputs, id, keep_from, i64::MAX)?;
             if merged.is_empty() {
                 continue;
             }
@@ -172,12 +236,25 @@ impl Db {
         let out_samples = builder.n_samples();
         let input_seqs: Vec<u64> = inputs.iter().map(|b| b.seq).collect();
         builder.set_sources(input_seqs.clone());
-        let blocks_dir = self.dir.join("blocks");
         let new_block = if builder.is_empty() {
             None
         } else {
             Some(self.publish_block(builder)?)
         };
+        self.swap(&inputs, new_block, rep)?;
+        Ok(in_samples.saturating_sub(out_samples))
+    }
+
+    /// Puts `new_block` (already published, naming `inputs` as its
+    /// sources) in place of `inputs` and deletes their files.
+    fn swap(
+        &self,
+        inputs: &[Arc<Block>],
+        new_block: Option<Arc<Block>>,
+        rep: &mut CompactReport,
+    ) -> Result<()> {
+        let input_seqs: Vec<u64> = inputs.iter().map(|b| b.seq).collect();
+        let blocks_dir = self.dir.join("blocks");
         // With nothing left (a block wholly past retention) no block can
         // record the replacement: the input is deleted alone, one block per
         // call, each deletion atomic in itself.
@@ -198,8 +275,95 @@ impl Db {
             }
         }
         crate::fs::sync_dir(&blocks_dir)?;
-        Ok(in_samples.saturating_sub(out_samples))
+        Ok(())
     }
+}
+
+fn lcm(a: i64, b: i64) -> i64 {
+    let (mut x, mut y) = (a.max(1), b.max(1));
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    (a.max(1) / x).saturating_mul(b.max(1))
+}
+
+/// Chunk span of a tier block: whole level-0 windows holding at least 96
+/// buckets, so a chunk's index entry costs little per bucket.
+pub(crate) fn tier_chunk_span(res: i64, block_span: i64) -> i64 {
+    let windows = (res.saturating_mul(96) / block_span.max(1)).max(1);
+    block_span.saturating_mul(windows)
+}
+
+/// Samples of series `id` in raw blocks `inputs` (ascending seq: a newer
+/// block wins a tie) with `lo <= t < hi`.
+fn series_samples(inputs: &[Arc<Block>], id: SeriesId, lo: i64, hi: i64) -> Result<Vec<Sample>> {
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
+    let mut runs = Vec::new();
+    for b in inputs.iter().filter(|b| b.resolution == 0) {
+        for ch in b.chunks_of(id) {
+            if ch.summary.last_t < lo || ch.summary.first_t >= hi {
+                continue;
+            }
+            ts.clear();
+            vs.clear();
+            b.decode_chunk(ch, &mut ts, &mut vs)?;
+            let run: Vec<Sample> = ts
+                .iter()
+                .zip(&vs)
+                .filter(|(t, _)| **t >= lo && **t < hi)
+                .map(|(&t, &v)| Sample { t, v })
+                .collect();
+            if !run.is_empty() {
+                runs.push(run);
+            }
+        }
+    }
+    Ok(merge_runs(runs))
+}
+
+/// Buckets of resolution `res` of series `id` over `[lo, hi)` (bucket
+/// starts), from blocks `inputs` of resolution `res` or finer, ascending
+/// seq. Raw samples are bucketed, finer buckets coarsened; where two
+/// sources give the same bucket, the finer one wins, then the newer.
+fn series_buckets(
+    inputs: &[Arc<Block>],
+    id: SeriesId,
+    lo: i64,
+    hi: i64,
+    res: i64,
+) -> Result<Vec<Bucket>> {
+    let raw = series_samples(inputs, id, lo, hi)?;
+    let (ts, vs): (Vec<i64>, Vec<f64>) = raw.iter().map(|s| (s.t, s.v)).unzip();
+    let mut by_start: std::collections::BTreeMap<i64, (i64, Bucket)> = Default::default();
+    for b in downsample::bucketize(&ts, &vs, res) {
+        by_start.insert(b.start, (0, b));
+    }
+    // Finer tiers first (they win over coarser ones); within a resolution
+    // ascending seq, so the newer block wins.
+    let mut tiers: Vec<&Arc<Block>> = inputs.iter().filter(|b| b.resolution > 0).collect();
+    tiers.sort_by_key(|b| (b.resolution, b.seq));
+    let mut fine_runs: std::collections::BTreeMap<i64, std::collections::BTreeMap<i64, Bucket>> =
+        Default::default();
+    for b in tiers {
+        let run = fine_runs.entry(b.resolution).or_default();
+        for ch in b.chunks_of(id) {
+            if ch.summary.last_t < lo {
+                continue;
+            }
+            for k in b.decode_buckets(ch)? {
+                if k.start >= lo && k.start < hi {
+                    run.insert(k.start, k);
+                }
+            }
+        }
+    }
+    for (r, run) in fine_runs {
+        let run: Vec<Bucket> = run.into_values().collect();
+        for c in downsample::coarsen(&run, res) {
+            by_start.entry(c.start).or_insert((r, c));
+        }
+    }
+    Ok(by_start.into_values().map(|(_, b)| b).collect())
 }
 
 /// A background thread compacting a database at an interval, as `collect`

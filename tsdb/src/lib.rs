@@ -43,6 +43,7 @@ mod chunk;
 pub(crate) mod codec;
 mod compact;
 mod db;
+mod downsample;
 mod error;
 mod frame;
 mod fs;
@@ -64,9 +65,20 @@ pub use db::{
 pub use error::{Error, Result};
 pub use labels::{check_label_name, check_metric_name, Label, Labels, METRIC_NAME_LABEL};
 pub use matcher::{MatchOp, Matcher};
-pub use options::Options;
+pub use options::{Options, Tier};
 pub use registry::{Damage, Metadata, MetricType};
 pub use repair::RepairReport;
+
+/// Prometheus' staleness marker: a NaN with exactly these bits, appended
+/// when a series disappears from its target, ends the series for PromQL
+/// (a plain selector finds nothing after it, range functions skip it).
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// Whether `v` is the staleness marker ([`STALE_NAN_BITS`]); other NaNs
+/// are ordinary values.
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
 
 /// Decoders exposed for the fuzz targets in `fuzz/`; not a stable API.
 #[doc(hidden)]

@@ -28,6 +28,22 @@ pub struct Options {
     /// Samples older than this (before the newest sample minus it) are
     /// dropped by compaction; `None` keeps everything.
     pub retention_ms: Option<i64>,
+    /// Downsampling tiers, finest first: compaction replaces data older
+    /// than a tier's age by aggregate buckets of its resolution. Default:
+    /// raw for 90 days, 5-minute buckets to one year, 1-hour buckets after
+    /// (to the retention). Empty keeps every raw sample.
+    pub downsampling: Vec<Tier>,
+}
+
+/// One downsampling tier: data older than `after_ms` (counted back from
+/// the newest sample) is kept as buckets `resolution_ms` wide, each holding
+/// count, sum, min, max, first, last and counter increase of its samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tier {
+    /// Bucket width in ms; a multiple of the finer tier's.
+    pub resolution_ms: i64,
+    /// Age from which data is stored at this resolution, in ms.
+    pub after_ms: i64,
 }
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -42,6 +58,16 @@ impl Default for Options {
             max_head_samples: 8_000_000,
             compaction_spans_ms: vec![7 * DAY_MS, 28 * DAY_MS],
             retention_ms: None,
+            downsampling: vec![
+                Tier {
+                    resolution_ms: 5 * 60 * 1000,
+                    after_ms: 90 * DAY_MS,
+                },
+                Tier {
+                    resolution_ms: 3600 * 1000,
+                    after_ms: 365 * DAY_MS,
+                },
+            ],
         }
     }
 }
@@ -73,6 +99,18 @@ impl Options {
         }
         if self.retention_ms.is_some_and(|r| r <= 0) {
             return bad("retention_ms must be positive");
+        }
+        let (mut res, mut after) = (1, 0);
+        for t in &self.downsampling {
+            if t.resolution_ms <= res || t.resolution_ms % res != 0 {
+                return bad(
+                    "each downsampling resolution must be a larger multiple of the one before",
+                );
+            }
+            if t.after_ms <= after {
+                return bad("downsampling ages must be positive and ascending");
+            }
+            (res, after) = (t.resolution_ms, t.after_ms);
         }
         Ok(())
     }

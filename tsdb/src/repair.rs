@@ -53,13 +53,33 @@ impl Db {
             if b.verify().is_empty() {
                 continue;
             }
-            let mut builder = BlockBuilder::new(
-                b.level,
-                self.opts.max_chunk_samples,
-                self.opts.block_span_ms,
-            );
+            let mut builder = if b.resolution > 0 {
+                BlockBuilder::new_tier(
+                    b.level,
+                    b.resolution,
+                    self.opts.max_chunk_samples,
+                    crate::compact::tier_chunk_span(b.resolution, self.opts.block_span_ms),
+                )
+            } else {
+                BlockBuilder::new(
+                    b.level,
+                    self.opts.max_chunk_samples,
+                    self.opts.block_span_ms,
+                )
+            };
             let (mut ts, mut vs) = (Vec::new(), Vec::new());
             for id in b.series_ids() {
+                if b.resolution > 0 {
+                    let mut kept = Vec::new();
+                    for ch in b.chunks_of(id) {
+                        match b.decode_buckets(ch) {
+                            Ok(k) => kept.extend(k),
+                            Err(_) => rep.samples_lost += u64::from(ch.summary.count),
+                        }
+                    }
+                    builder.add_series_buckets(id, &kept);
+                    continue;
+                }
                 let (mut sts, mut svs) = (Vec::new(), Vec::new());
                 for ch in b.chunks_of(id) {
                     ts.clear();

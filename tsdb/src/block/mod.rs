@@ -12,12 +12,12 @@ pub(crate) use writer::BlockBuilder;
 
 pub(crate) const MAGIC: &[u8; 8] = b"MTSDBBLK";
 pub(crate) const END_MAGIC: &[u8; 8] = b"MTSDBEND";
-/// The block format version this build writes. Version 1 (no source list
-/// in the index) is still read; any other version is rejected with a
+/// The block format version this build writes. Versions 1 (no source list
+/// in the index) and 2 (no resolution) are still read; any other version is rejected with a
 /// message naming the file and the versions understood.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 /// Versions this build reads.
-pub(crate) const READABLE: [u32; 2] = [1, 2];
+pub(crate) const READABLE: [u32; 3] = [1, 2, 3];
 pub(crate) const HEADER_LEN: usize = 16;
 pub(crate) const FOOTER_LEN: usize = 68;
 

@@ -11,6 +11,7 @@ use super::{END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, READABLE};
 use crate::chunk::ChunkSummary;
 use crate::codec::varint::Cursor;
 use crate::codec::{decode_timestamps, decode_values, ValueCodec, MAX_CHUNK_SAMPLES};
+use crate::downsample::{self, Bucket};
 use crate::error::{Error, Result};
 use crate::registry::SeriesId;
 
@@ -54,6 +55,9 @@ pub(crate) struct Block {
     pub(crate) seq: u64,
     data: Data,
     pub(crate) level: u8,
+    /// Bucket width in ms of a tier block (see `crate::downsample`); 0
+    /// for a block of raw samples.
+    pub(crate) resolution: i64,
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
     pub(crate) n_samples: u64,
@@ -71,6 +75,7 @@ impl std::fmt::Debug for Block {
         f.debug_struct("Block")
             .field("path", &self.path)
             .field("level", &self.level)
+            .field("resolution", &self.resolution)
             .field("min_t", &self.min_t)
             .field("max_t", &self.max_t)
             .field("series", &self.series.len())
@@ -104,7 +109,7 @@ impl Block {
             return Err(Error::UnsupportedVersion {
                 file: path.clone(),
                 found: version,
-                supported: "1, 2".to_string(),
+                supported: "1, 2, 3".to_string(),
             });
         }
         let fstart = b.len() - FOOTER_LEN;
@@ -142,6 +147,12 @@ impl Block {
         let bad = |c: &Cursor<'_>, what: &str| corrupt(idx_off + c.pos, what);
         let mut c = Cursor::new(idx);
         let level = c.u8().ok_or_else(|| bad(&c, "level"))?;
+        let resolution = if version >= 3 {
+            let r = c.uvarint().ok_or_else(|| bad(&c, "resolution"))?;
+            i64::try_from(r).map_err(|_| bad(&c, "resolution out of range"))?
+        } else {
+            0
+        };
         let min_t = c.varint().ok_or_else(|| bad(&c, "min time"))?;
         let max_t = c.varint().ok_or_else(|| bad(&c, "max time"))?;
         let n_samples = c.uvarint().ok_or_else(|| bad(&c, "sample count"))?;
@@ -214,9 +225,21 @@ impl Block {
                 let codec = c.u8().ok_or_else(|| bad(&c, "chunk codec"))?;
                 let codec =
                     ValueCodec::try_from(codec).map_err(|_| bad(&c, "unknown value codec"))?;
+                if (codec == ValueCodec::Buckets) != (resolution > 0) {
+                    return Err(bad(&c, "chunk codec does not match the block's resolution"));
+                }
                 let len = c.uvarint().ok_or_else(|| bad(&c, "chunk bytes"))? as usize;
                 let crc = c.u32_le().ok_or_else(|| bad(&c, "chunk crc"))?;
-                let summary = ChunkSummary::decode_values(&mut c, cm.n, cm.first_t, cm.last_t)
+                let (count, first_t, last_t) = if resolution > 0 {
+                    let n = c.uvarint().ok_or_else(|| bad(&c, "chunk sample count"))?;
+                    let n = u32::try_from(n).map_err(|_| bad(&c, "chunk sample count"))?;
+                    let f = c.varint().ok_or_else(|| bad(&c, "chunk first time"))?;
+                    let span = c.uvarint().ok_or_else(|| bad(&c, "chunk span"))?;
+                    (n, f, f.wrapping_add(span as i64))
+                } else {
+                    (cm.n, cm.first_t, cm.last_t)
+                };
+                let summary = ChunkSummary::decode_values(&mut c, count, first_t, last_t)
                     .ok_or_else(|| bad(&c, "chunk summary"))?;
                 let end = voff
                     .checked_add(len)
@@ -242,6 +265,7 @@ impl Block {
             seq,
             data,
             level,
+            resolution,
             min_t,
             max_t,
             n_samples,
@@ -299,8 +323,7 @@ impl Block {
         })
     }
 
-    /// Decodes a chunk's values into `out` (appending).
-    pub(crate) fn decode_chunk_values(&self, ch: &ChunkMeta, out: &mut Vec<f64>) -> Result<()> {
+    fn chunk_bytes(&self, ch: &ChunkMeta) -> Result<&[u8]> {
         let bytes = self
             .data
             .bytes()
@@ -313,25 +336,75 @@ impl Block {
                 "chunk checksum mismatch",
             ));
         }
+        Ok(bytes)
+    }
+
+    /// Decodes a raw chunk's values into `out` (appending).
+    pub(crate) fn decode_chunk_values(&self, ch: &ChunkMeta, out: &mut Vec<f64>) -> Result<()> {
+        let bytes = self.chunk_bytes(ch)?;
         decode_values(ch.codec, bytes, ch.summary.count as usize, out)
             .map_err(|e| Error::corrupt(&self.path, ch.off as u64, format!("chunk values: {e}")))
     }
 
-    /// Decodes chunk `ch` into parallel columns (appending).
+    /// Decodes chunk `ch` into parallel columns (appending). A tier
+    /// block's chunk gives each bucket's view: its last value at its last
+    /// time.
     pub(crate) fn decode_chunk(
         &self,
         ch: &ChunkMeta,
         ts: &mut Vec<i64>,
         vs: &mut Vec<f64>,
     ) -> Result<()> {
+        if self.resolution > 0 {
+            for b in self.decode_buckets(ch)? {
+                let v = b.view();
+                ts.push(v.t);
+                vs.push(v.v);
+            }
+            return Ok(());
+        }
         self.decode_column(ch.col, ts)?;
         self.decode_chunk_values(ch, vs)
+    }
+
+    /// The buckets of a tier block's chunk.
+    pub(crate) fn decode_buckets(&self, ch: &ChunkMeta) -> Result<Vec<Bucket>> {
+        let cm = self
+            .cols
+            .get(ch.col as usize)
+            .ok_or_else(|| Error::corrupt(&self.path, 0, "missing column"))?;
+        let col = self
+            .data
+            .bytes()
+            .get(cm.off..cm.off + cm.len)
+            .ok_or_else(|| Error::corrupt(&self.path, cm.off as u64, "column out of bounds"))?;
+        if crc32fast::hash(col) != cm.crc {
+            return Err(Error::corrupt(
+                &self.path,
+                cm.off as u64,
+                "bucket column checksum mismatch",
+            ));
+        }
+        let times = downsample::decode_times(col, cm.n as usize).map_err(|e| {
+            Error::corrupt(&self.path, cm.off as u64, format!("bucket column: {e}"))
+        })?;
+        let bytes = self.chunk_bytes(ch)?;
+        downsample::decode_buckets(&times, bytes)
+            .map_err(|e| Error::corrupt(&self.path, ch.off as u64, format!("bucket chunk: {e}")))
     }
 
     /// Decodes every column and chunk, checking every checksum; returns each
     /// problem found (used by `check` and by tests).
     pub(crate) fn verify(&self) -> Vec<Error> {
         let mut errs = Vec::new();
+        if self.resolution > 0 {
+            for ch in &self.chunks {
+                if let Err(e) = self.decode_buckets(ch) {
+                    errs.push(e);
+                }
+            }
+            return errs;
+        }
         let mut ts = Vec::new();
         for i in 0..self.cols.len() {
             ts.clear();

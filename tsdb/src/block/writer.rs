@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use super::{END_MAGIC, FOOTER_LEN, HEADER_LEN, MAGIC, VERSION};
 use crate::chunk::ChunkSummary;
 use crate::codec::varint::{put_uvarint, put_varint};
-use crate::codec::{encode_timestamps, encode_values, MAX_CHUNK_SAMPLES};
+use crate::codec::{encode_timestamps, encode_values, ValueCodec, MAX_CHUNK_SAMPLES};
+use crate::downsample::{self, Bucket};
 use crate::registry::SeriesId;
 
 struct Col {
@@ -40,6 +41,9 @@ pub(crate) struct BlockBuilder {
     chunk_span: i64,
     sources: Vec<u64>,
     scratch: Vec<u8>,
+    /// Bucket width of a tier block (ms); 0 for raw samples.
+    resolution: i64,
+    col_by_times: HashMap<crate::downsample::Times, u32>,
 }
 
 impl BlockBuilder {
@@ -60,7 +64,86 @@ impl BlockBuilder {
             chunk_span: chunk_span_ms.max(1),
             sources: Vec::new(),
             scratch: Vec::new(),
+            resolution: 0,
+            col_by_times: HashMap::new(),
         }
+    }
+
+    /// A builder of a tier block of buckets `resolution_ms` wide.
+    pub(crate) fn new_tier(
+        level: u8,
+        resolution_ms: i64,
+        max_chunk_buckets: usize,
+        chunk_span_ms: i64,
+    ) -> BlockBuilder {
+        let mut b = BlockBuilder::new(level, max_chunk_buckets, chunk_span_ms);
+        b.resolution = resolution_ms.max(1);
+        b
+    }
+
+    /// Adds one series of a tier block: buckets in ascending order of
+    /// start, ids ascending across calls.
+    pub(crate) fn add_series_buckets(&mut self, id: SeriesId, buckets: &[Bucket]) {
+        debug_assert!(self.resolution > 0);
+        debug_assert!(self.last_id.is_none_or(|l| l < id));
+        debug_assert!(buckets.windows(2).all(|w| w[0].start < w[1].start));
+        if buckets.is_empty() {
+            return;
+        }
+        let delta = match self.last_id {
+            Some(l) => u64::from(id - l),
+            None => u64::from(id),
+        };
+        self.last_id = Some(id);
+        self.n_series += 1;
+        put_uvarint(&mut self.index, delta);
+        let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
+        let bounds = self.chunk_bounds(&starts);
+        put_uvarint(&mut self.index, (bounds.len() - 1) as u64);
+        for w in bounds.windows(2) {
+            let run = &buckets[w[0]..w[1]];
+            let Some(sum) = downsample::summarize(run) else {
+                continue;
+            };
+            let col = self.bucket_column(run);
+            self.scratch.clear();
+            downsample::encode_values6(run, &mut self.scratch);
+            put_uvarint(&mut self.index, u64::from(col));
+            self.index.push(ValueCodec::Buckets as u8);
+            put_uvarint(&mut self.index, self.scratch.len() as u64);
+            self.index
+                .extend_from_slice(&crc32fast::hash(&self.scratch).to_le_bytes());
+            // Tier chunks say their own count and times: the column's are
+            // bucket starts and bucket counts.
+            put_uvarint(&mut self.index, u64::from(sum.count));
+            put_varint(&mut self.index, sum.first_t);
+            put_uvarint(&mut self.index, sum.last_t.wrapping_sub(sum.first_t) as u64);
+            sum.encode_values(&mut self.index);
+            self.val_bytes.extend_from_slice(&self.scratch);
+            self.min_t = self.min_t.min(sum.first_t);
+            self.max_t = self.max_t.max(sum.last_t);
+            self.n_samples += u64::from(sum.count);
+        }
+    }
+
+    fn bucket_column(&mut self, run: &[Bucket]) -> u32 {
+        let key = downsample::times(run);
+        if let Some(&c) = self.col_by_times.get(&key) {
+            return c;
+        }
+        let start = self.ts_bytes.len();
+        downsample::encode_times(&key, &mut self.ts_bytes);
+        let bytes = &self.ts_bytes[start..];
+        let id = self.cols.len() as u32;
+        self.cols.push(Col {
+            n: key.len() as u32,
+            first_t: run[0].start,
+            last_t: run[run.len() - 1].start,
+            len: bytes.len() as u64,
+            crc: crc32fast::hash(bytes),
+        });
+        self.col_by_times.insert(key, id);
+        id
     }
 
     pub(crate) fn n_samples(&self) -> u64 {
@@ -153,6 +236,7 @@ impl BlockBuilder {
     pub(crate) fn finish(self) -> Vec<u8> {
         let mut idx = Vec::with_capacity(self.index.len() + 16 * self.cols.len() + 32);
         idx.push(self.level);
+        put_uvarint(&mut idx, self.resolution as u64);
         let (min_t, max_t) = if self.n_samples == 0 {
             (0, 0)
         } else {

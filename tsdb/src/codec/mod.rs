@@ -87,6 +87,9 @@ pub(crate) enum ValueCodec {
     Decimal = 1,
     /// Every value has the same bits: 8 bytes, little-endian.
     Constant = 2,
+    /// A chunk of downsampled buckets (tier blocks only): six value
+    /// streams, see `crate::downsample`.
+    Buckets = 3,
 }
 
 impl TryFrom<u8> for ValueCodec {
@@ -96,6 +99,7 @@ impl TryFrom<u8> for ValueCodec {
             0 => Ok(ValueCodec::Xor),
             1 => Ok(ValueCodec::Decimal),
             2 => Ok(ValueCodec::Constant),
+            3 => Ok(ValueCodec::Buckets),
             _ => Err(CodecError::UnknownCodec(b)),
         }
     }
@@ -159,6 +163,10 @@ pub(crate) fn decode_values(
         ValueCodec::Xor => xor::decode_xor(data, n, out),
         ValueCodec::Decimal => decimal::decode_decimal(data, n, out),
         ValueCodec::Constant => decode_constant(data, n, out),
+        ValueCodec::Buckets => Err(CodecError::Invalid {
+            what: "bucket chunk where samples were expected",
+            bit: 0,
+        }),
     };
     if r.is_err() {
         out.truncate(start);

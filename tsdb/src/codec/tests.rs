@@ -156,7 +156,8 @@ fn choice() {
     assert_eq!(ValueCodec::try_from(1), Ok(ValueCodec::Decimal));
     assert_eq!(ValueCodec::try_from(2), Ok(ValueCodec::Constant));
     assert_eq!(ValueCodec::try_from(0), Ok(ValueCodec::Xor));
-    assert_eq!(ValueCodec::try_from(3), Err(CodecError::UnknownCodec(3)));
+    assert_eq!(ValueCodec::try_from(3), Ok(ValueCodec::Buckets));
+    assert_eq!(ValueCodec::try_from(4), Err(CodecError::UnknownCodec(4)));
     for c in [ValueCodec::Xor, ValueCodec::Decimal, ValueCodec::Constant] {
         assert_eq!(ValueCodec::try_from(c as u8), Ok(c));
         let mut out = Vec::new();

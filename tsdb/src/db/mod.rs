@@ -837,7 +837,8 @@ impl Inner {
     /// reported by `verify`, and appends must not fail because of it.
     fn block_value_at(&mut self, id: SeriesId, t: i64) -> Option<f64> {
         for b in self.blocks.iter().rev() {
-            if t < b.min_t || t > b.max_t {
+            // Downsampled data holds no raw sample to conflict with.
+            if t < b.min_t || t > b.max_t || b.resolution > 0 {
                 continue;
             }
             let chunks = b.chunks_of(id);

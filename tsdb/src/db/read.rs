@@ -1,8 +1,11 @@
 //! The read side of `Db`: streaming selection, the pieces that range
 //! aggregates read summaries from, and the counts behind `stats`.
 
+use std::collections::BTreeMap;
+
 use super::*;
 use crate::block::Block;
+use crate::downsample::Bucket;
 
 impl Db {
     /// Streams the series matching every matcher, with their samples whose
@@ -184,6 +187,20 @@ impl Db {
         v
     }
 
+    /// Where downsampled data meets `[lo, hi]`: the coarsest resolution
+    /// met (ms) and the newest time it covers; `None` when the range is
+    /// raw only.
+    pub(crate) fn downsampled_between(&self, lo: i64, hi: i64) -> Option<(i64, i64)> {
+        let inner = self.read();
+        let met = inner
+            .blocks
+            .iter()
+            .filter(|b| b.resolution > 0 && b.n_samples > 0 && b.min_t <= hi && b.max_t >= lo);
+        let until = met.clone().map(|b| b.max_t).max()?;
+        let res = met.map(|b| b.resolution).max()?;
+        Some((until, res))
+    }
+
     /// Decodes every block column and chunk, verifying every checksum;
     /// returns each problem found with its file and offset.
     pub fn verify(&self) -> Vec<Error> {
@@ -192,14 +209,16 @@ impl Db {
     }
 }
 
-/// Part of a series for range aggregates: decoded samples, or a whole
-/// chunk that can be aggregated from its summary without decoding.
+/// Part of a series for range aggregates: decoded samples, a whole chunk
+/// that can be aggregated from its summary without decoding, or
+/// downsampled buckets (with their resolution).
 pub(crate) enum Piece {
     Samples(Vec<Sample>),
     Chunk {
         block: Arc<Block>,
         meta: crate::block::ChunkMeta,
     },
+    Buckets(Vec<(i64, Bucket)>),
 }
 
 impl Piece {
@@ -207,18 +226,22 @@ impl Piece {
         match self {
             Piece::Samples(s) => s.first().map_or(i64::MAX, |x| x.t),
             Piece::Chunk { meta, .. } => meta.summary.first_t,
+            Piece::Buckets(b) => b.first().map_or(i64::MAX, |x| x.1.s.first_t),
         }
     }
     pub(crate) fn last_t(&self) -> i64 {
         match self {
             Piece::Samples(s) => s.last().map_or(i64::MIN, |x| x.t),
             Piece::Chunk { meta, .. } => meta.summary.last_t,
+            Piece::Buckets(b) => b.last().map_or(i64::MIN, |x| x.1.s.last_t),
         }
     }
-    /// The samples of the piece (decodes a chunk).
+    /// The samples of the piece (decodes a chunk; a bucket gives its view,
+    /// its last value at its last time).
     pub(crate) fn samples(&self) -> Result<Vec<Sample>> {
         match self {
             Piece::Samples(s) => Ok(s.clone()),
+            Piece::Buckets(b) => Ok(b.iter().map(|x| x.1.view()).collect()),
             Piece::Chunk { block, meta } => {
                 let (mut ts, mut vs) = (Vec::new(), Vec::new());
                 block.decode_chunk(meta, &mut ts, &mut vs)?;
@@ -250,13 +273,14 @@ impl Db {
             .filter(|b| b.n_samples > 0 && b.min_t <= hi && b.max_t >= lo)
             .cloned()
             .collect();
+        let has_tiers = blocks.iter().any(|b| b.resolution > 0);
         let mut out = Vec::new();
         for id in inner.registry.select(matchers) {
             let Some(labels) = inner.registry.labels(id).cloned() else {
                 continue;
             };
             let mut pieces = Vec::new();
-            for b in &blocks {
+            for b in blocks.iter().filter(|b| b.resolution == 0) {
                 for meta in b.chunks_of(id) {
                     let (f, l) = (meta.summary.first_t, meta.summary.last_t);
                     if l < lo || f > hi {
@@ -280,9 +304,6 @@ impl Db {
                 pieces.push(Piece::Samples(head));
             }
             pieces.retain(|p| p.first_t() <= p.last_t());
-            if pieces.is_empty() {
-                continue;
-            }
             pieces.sort_by_key(Piece::first_t);
             // Overlapping pieces (a backfilled block, a replayed WAL) would
             // be counted twice by summaries: merge such a series instead.
@@ -292,6 +313,31 @@ impl Db {
                     .map(Piece::samples)
                     .collect::<Result<Vec<_>>>()?;
                 pieces = vec![Piece::Samples(merge_runs(runs))];
+            }
+            if has_tiers {
+                let mut covered: Vec<(i64, i64)> =
+                    pieces.iter().map(|p| (p.first_t(), p.last_t())).collect();
+                let buckets = tier_buckets(&blocks, id, lo, hi, &mut covered)?;
+                // One piece per run of buckets between raw pieces, so that
+                // pieces stay time-ordered and disjoint.
+                let bounds: Vec<i64> = pieces.iter().map(Piece::first_t).collect();
+                let mut run: Vec<(i64, Bucket)> = Vec::new();
+                let mut next = 0;
+                for b in buckets {
+                    let k = bounds.partition_point(|&f| f <= b.1.s.first_t);
+                    if k != next && !run.is_empty() {
+                        pieces.push(Piece::Buckets(std::mem::take(&mut run)));
+                    }
+                    next = k;
+                    run.push(b);
+                }
+                if !run.is_empty() {
+                    pieces.push(Piece::Buckets(run));
+                }
+                pieces.sort_by_key(Piece::first_t);
+            }
+            if pieces.is_empty() {
+                continue;
             }
             out.push((labels, pieces));
         }
@@ -330,11 +376,13 @@ impl SeriesIter {
         let mut runs: Vec<Vec<Sample>> = Vec::new();
         let blocks = self.blocks.clone();
         let mut vs = Vec::new();
-        for b in blocks.iter() {
+        let mut covered: Vec<(i64, i64)> = Vec::new();
+        for b in blocks.iter().filter(|b| b.resolution == 0) {
             for ch in b.chunks_of(id) {
                 if ch.summary.last_t < lo || ch.summary.first_t > hi {
                     continue;
                 }
+                covered.push((ch.summary.first_t, ch.summary.last_t));
                 let ts = self.column(b, ch.col)?;
                 vs.clear();
                 b.decode_chunk_values(ch, &mut vs)?;
@@ -350,11 +398,97 @@ impl SeriesIter {
                 }
             }
         }
+        if blocks.iter().any(|b| b.resolution > 0) {
+            if let (Some(f), Some(l)) = (head.first(), head.last()) {
+                covered.push((f.t, l.t));
+            }
+            let views: Vec<Sample> = tier_buckets(&blocks, id, lo, hi, &mut covered)?
+                .iter()
+                .map(|b| b.1.view())
+                .filter(|s| s.t >= lo && s.t <= hi)
+                .collect();
+            if !views.is_empty() {
+                // First, so raw samples win a tie.
+                runs.insert(0, views);
+            }
+        }
         if !head.is_empty() {
             runs.push(head);
         }
         Ok(merge_runs(runs))
     }
+}
+
+/// Buckets of series `id` from the tier blocks among `blocks` that meet
+/// `[lo, hi]`, time-ordered, each with its resolution.
+///
+/// Finer data wins: a bucket whose interval overlaps a range in `covered`
+/// (times of raw data, inclusive) or a bucket of a finer tier is left out,
+/// and within one resolution the newer block's bucket wins. Overlaps
+/// happen only where compaction was interrupted between writing buckets
+/// and rewriting the raw block they came from.
+pub(crate) fn tier_buckets(
+    blocks: &[Arc<Block>],
+    id: SeriesId,
+    lo: i64,
+    hi: i64,
+    covered: &mut Vec<(i64, i64)>,
+) -> Result<Vec<(i64, Bucket)>> {
+    let mut tiers: Vec<&Arc<Block>> = blocks.iter().filter(|b| b.resolution > 0).collect();
+    tiers.sort_by_key(|b| (b.resolution, b.seq));
+    let mut out: Vec<(i64, Bucket)> = Vec::new();
+    let mut i = 0;
+    while i < tiers.len() {
+        let res = tiers[i].resolution;
+        let mut by_start: BTreeMap<i64, Bucket> = BTreeMap::new();
+        while i < tiers.len() && tiers[i].resolution == res {
+            let b = tiers[i];
+            for ch in b.chunks_of(id) {
+                if ch.summary.last_t < lo || ch.summary.first_t > hi {
+                    continue;
+                }
+                for k in b.decode_buckets(ch)? {
+                    if k.s.last_t >= lo && k.s.first_t <= hi {
+                        by_start.insert(k.start, k);
+                    }
+                }
+            }
+            i += 1;
+        }
+        let spans = disjoint(covered);
+        let kept: Vec<(i64, Bucket)> = by_start
+            .into_values()
+            .filter(|k| !overlaps(&spans, k.start, k.start.saturating_add(res - 1)))
+            .map(|k| (res, k))
+            .collect();
+        covered.extend(
+            kept.iter()
+                .map(|(r, k)| (k.start, k.start.saturating_add(r - 1))),
+        );
+        out.extend(kept);
+    }
+    out.sort_by_key(|b| b.1.start);
+    Ok(out)
+}
+
+/// Sorted, merged copies of inclusive ranges.
+fn disjoint(ranges: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let mut v = ranges.to_vec();
+    v.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(v.len());
+    for (a, b) in v {
+        match out.last_mut() {
+            Some(l) if a <= l.1 => l.1 = l.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// Whether `[a, b]` meets one of the sorted, disjoint `spans`.
+fn overlaps(spans: &[(i64, i64)], a: i64, b: i64) -> bool {
+    let k = spans.partition_point(|s| s.1 < a);
+    spans.get(k).is_some_and(|s| s.0 <= b)
 }
 
 /// Merges time-ordered runs into one, keeping the last-given run's sample

@@ -14,12 +14,7 @@ use super::{
 use crate::db::Sample;
 use crate::error::Result;
 
-/// Prometheus' stale marker: a NaN with this exact bit pattern ends a series.
-pub(crate) const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-pub(crate) fn is_stale(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
-}
+pub(crate) use crate::is_stale_nan as is_stale;
 
 /// One element of an instant vector during evaluation.
 #[derive(Debug, Clone)]
@@ -516,6 +511,7 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                     .ref_time(self.start)
                     .min(sel.ref_time(self.end))
                     .saturating_sub(*range);
+                self.check_raw_only(func, lo, hi)?;
                 let series = self.select(sel, lo, hi)?;
                 let mat: Mat = series
                     .into_iter()
@@ -587,6 +583,34 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
         Ok(out)
     }
 
+    /// Refuses a function that needs raw samples over a range holding
+    /// downsampled data: buckets keep aggregates, and a quantile or a
+    /// derivative of them would be a different answer, not an
+    /// approximation to flag. `last_over_time`, `present_over_time` and
+    /// `absent_over_time` read each bucket's last sample, as plain
+    /// selectors do.
+    fn check_raw_only(&self, func: Func, lo: i64, hi: i64) -> Result<()> {
+        if matches!(
+            func,
+            Func::LastOverTime | Func::PresentOverTime | Func::AbsentOverTime
+        ) || functions::WindowFold::supports(func)
+        {
+            return Ok(());
+        }
+        let Some(db) = self.q.as_db() else {
+            return Ok(());
+        };
+        match db.downsampled_between(lo, hi) {
+            None => Ok(()),
+            Some((until, res)) => Err(query_err(format!(
+                "{}() needs raw samples, but this range holds data downsampled to {}s buckets (up to t={}s); over downsampled data use avg/min/max/sum/count_over_time, rate, increase or delta with windows of whole buckets, or query a more recent range",
+                func.name(),
+                res / 1000,
+                until / 1000
+            ))),
+        }
+    }
+
     /// `range_call` over a database: chunks wholly inside a step's window
     /// are aggregated from their summaries; the rest is decoded (each chunk
     /// at most once). A window that uses no summary goes through
@@ -622,6 +646,22 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                 for (j, p) in pieces.iter().enumerate().skip(start) {
                     if p.first_t() > maxt {
                         break;
+                    }
+                    // Downsampled: the buckets wholly inside the window.
+                    if let crate::db::Piece::Buckets(bs) = p {
+                        fold.add_samples(&window);
+                        window.clear();
+                        let a = bs.partition_point(|(_, b)| b.start < mint);
+                        for (res, b) in bs.iter().skip(a) {
+                            if b.start > maxt {
+                                break;
+                            }
+                            if b.start.saturating_add(res - 1) <= maxt {
+                                fold.add_bucket(b);
+                                used_summary = true;
+                            }
+                        }
+                        continue;
                     }
                     if let crate::db::Piece::Chunk { meta, .. } = p {
                         let s = &meta.summary;

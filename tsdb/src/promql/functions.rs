@@ -422,13 +422,23 @@ impl WindowFold {
     /// Adds a whole chunk by its summary (the caller uses only summaries
     /// with a finite sum, so they hold no NaN, infinity or stale marker).
     pub(crate) fn add_summary(&mut self, s: &crate::chunk::ChunkSummary) {
+        self.add_run(s, s.increase - (s.last - s.first));
+    }
+
+    /// Adds a downsampled bucket; unlike a chunk summary it may hold NaN
+    /// (it cannot be decoded instead), so its resets come stored apart.
+    pub(crate) fn add_bucket(&mut self, b: &crate::downsample::Bucket) {
+        self.add_run(&b.s, b.resets);
+    }
+
+    fn add_run(&mut self, s: &crate::chunk::ChunkSummary, resets: f64) {
         self.step(Sample::new(s.first_t, s.first));
         if s.count > 1 {
-            self.resets += s.increase - (s.last - s.first);
-            if s.max > self.max {
+            self.resets += resets;
+            if s.max > self.max || self.max.is_nan() {
                 self.max = s.max;
             }
-            if s.min < self.min {
+            if s.min < self.min || self.min.is_nan() {
                 self.min = s.min;
             }
             self.last = Some(Sample::new(s.last_t, s.last));

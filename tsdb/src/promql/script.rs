@@ -213,7 +213,7 @@ fn parse_metric(line: &str) -> std::result::Result<(Vec<Label>, &str), String> {
 
 fn parse_value(s: &str) -> std::result::Result<f64, String> {
     if s == "stale" {
-        return Ok(f64::from_bits(super::eval::STALE_NAN_BITS));
+        return Ok(f64::from_bits(crate::STALE_NAN_BITS));
     }
     s.parse::<f64>()
         .map_err(|e| format!("bad number {s:?}: {e}"))
