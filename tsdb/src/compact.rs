@@ -178,7 +178,10 @@ impl Db {
         sorted.sort_by_key(|b| b.seq);
         let ids: BTreeSet<SeriesId> = sorted.iter().flat_map(|b| b.series_ids()).collect();
         for id in ids {
-            let buckets = series_buckets(&sorted, id, i64::MIN, h, tier.resolution_ms)?;
+            let mut buckets = series_buckets(&sorted, id, i64::MIN, h, tier.resolution_ms)?;
+            if !self.keeps_resets(id) {
+                downsample::forget_resets(&mut buckets);
+            }
             builder.add_series_buckets(id, &buckets);
         }
         builder.set_sources(wholly.iter().map(|b| b.seq).collect());
@@ -192,6 +195,16 @@ impl Db {
             self.replace(std::slice::from_ref(&b), b.level, h, rep)?;
         }
         Ok(())
+    }
+
+    /// Whether series `id`'s buckets keep counter resets.
+    fn keeps_resets(&self, id: SeriesId) -> bool {
+        let inner = self.read();
+        let Some(labels) = inner.registry.labels(id) else {
+            return true;
+        };
+        let name = labels.metric_name();
+        downsample::keeps_resets(name, inner.registry.metadata(name))
     }
 
     /// Writes one block with the data of `inputs` (all of one resolution)

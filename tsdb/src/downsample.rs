@@ -35,7 +35,9 @@ pub(crate) struct Bucket {
     /// Σ(value before each drop): what `increase` adds for counter resets.
     /// Kept apart from `s.increase` because a NaN first or last value makes
     /// that NaN while the resets are still known (`rate` over a window
-    /// whose ends are numbers needs them).
+    /// whose ends are numbers needs them). NaN (which a real sum of drops
+    /// never is) when not kept: gauges drop them to save space, and
+    /// `rate`/`increase` over such buckets fail.
     pub(crate) resets: f64,
 }
 
@@ -70,9 +72,13 @@ pub(crate) fn bucketize(ts: &[i64], vs: &[f64], res: i64) -> Vec<Bucket> {
             i += 1;
         }
         if !bt.is_empty() {
+            let mut s = ChunkSummary::compute(&bt, &bv);
+            if let Some(exact) = crate::codec::decimal::exact_sum(&bv) {
+                s.sum = exact;
+            }
             out.push(Bucket {
                 start,
-                s: ChunkSummary::compute(&bt, &bv),
+                s,
                 resets: resets(&bv),
             });
         }
@@ -119,7 +125,8 @@ pub(crate) fn join(start: i64, a: &Bucket, b: &Bucket) -> Bucket {
             last: b.last,
             min,
             max,
-            sum: a.sum + b.sum,
+            // Decimal sums stay exact decimals (and compact) when joined.
+            sum: crate::codec::decimal::exact_sum(&[a.sum, b.sum]).unwrap_or(a.sum + b.sum),
             increase: b.last - a.first + resets,
         },
         resets,
@@ -148,6 +155,28 @@ pub(crate) fn summarize(buckets: &[Bucket]) -> Option<ChunkSummary> {
             .fold(*first, |acc, b| join(acc.start, &acc, b))
             .s,
     )
+}
+
+/// Whether the buckets of a series named `metric` keep their resets: only
+/// counters need them (`rate`, `increase`); a gauge's are noise that would
+/// cost about a fifth of its bytes. The type comes from the metric's
+/// metadata, or, without it, from Prometheus' naming of counters.
+pub(crate) fn keeps_resets(metric: &str, md: Option<&crate::Metadata>) -> bool {
+    use crate::MetricType as T;
+    match md.map(|m| m.metric_type) {
+        Some(T::Counter | T::Histogram | T::Summary) => true,
+        Some(T::Gauge | T::Info | T::StateSet) => false,
+        Some(T::Unknown) | None => ["_total", "_count", "_sum", "_bucket"]
+            .iter()
+            .any(|s| metric.ends_with(s)),
+    }
+}
+
+/// Drops the resets of `buckets` (see [`keeps_resets`]).
+pub(crate) fn forget_resets(buckets: &mut [Bucket]) {
+    for b in buckets {
+        b.resets = f64::NAN;
+    }
 }
 
 /// The key of a bucket column: what series scraped together share.

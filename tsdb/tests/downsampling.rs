@@ -6,7 +6,9 @@
 //! 5..10 to 5-minute buckets. `*_over_time`, `increase`, `rate`, `delta`,
 //! plain selectors and `last_over_time` over windows of whole buckets
 //! must give the same answers (sums to 1e-9: bucket sums are added in
-//! another order); functions that need raw samples must fail, clearly.
+//! another order, or exactly for decimals); functions that need raw
+//! samples must fail, clearly, and so must rate/increase over a gauge's
+//! buckets (which keep no counter resets).
 
 use minetsdb::promql::{query_range, Matrix, QueryOptions};
 use minetsdb::{Db, Labels, Options, Sample, Tier};
@@ -151,7 +153,13 @@ fn answers(db: &Db) -> Vec<(String, Matrix, bool)> {
     let mut out = Vec::new();
     for (start, end, w, step) in cases() {
         for (f, exact) in FUNCS {
-            let e = format!("{f}({{__name__=~\".+\"}}[{w}])");
+            // Gauges keep no counter resets in their buckets.
+            let sel = if f == "rate" || f == "increase" {
+                "{__name__=~\".+_total\"}"
+            } else {
+                "{__name__=~\".+\"}"
+            };
+            let e = format!("{f}({sel}[{w}])");
             out.push((
                 format!("{e} {start}..{end}"),
                 q(db, &e, start, end, step),
@@ -262,6 +270,28 @@ fn data_moves_to_its_tier_and_raw_only_functions_fail_there() {
     assert!(err.contains("300s") || err.contains("3600s"), "{err}");
     // The raw range answers it.
     let ok = q(&db, e, T0 + 12 * DAY, T0 + 13 * DAY, HOUR);
+    assert_eq!(ok[0].samples.len(), 25);
+    // A gauge's buckets keep no resets: rate and increase say so; a
+    // counter's do.
+    let e = "increase(power_watts[1h])";
+    let err = query_range(
+        &db,
+        e,
+        T0 + 2 * DAY,
+        T0 + 3 * DAY,
+        HOUR,
+        &QueryOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("keep no counter resets"), "{err}");
+    let ok = q(
+        &db,
+        "increase(energy_joules_total[1h])",
+        T0 + 2 * DAY,
+        T0 + 3 * DAY,
+        HOUR,
+    );
     assert_eq!(ok[0].samples.len(), 25);
     for f in ["irate", "deriv", "changes", "resets", "stddev_over_time"] {
         let e = format!("{f}(power_watts[1h])");

@@ -67,6 +67,25 @@ pub(crate) fn encode_decimal(vs: &[f64], out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// The sum of `vs` rounded once, when every value is a short decimal (the
+/// mantissas at a common scale are added exactly); `None` otherwise.
+pub(crate) fn exact_sum(vs: &[f64]) -> Option<f64> {
+    let mut scale = 0;
+    for &v in vs {
+        scale = (scale..=MAX_SCALE)
+            .find(|&s| POW10.get(s).is_some_and(|&p| mantissa(v, p).is_some()))?;
+    }
+    let p = *POW10.get(scale)?;
+    let mut total: i128 = 0;
+    for &v in vs {
+        total += i128::from(mantissa(v, p)?);
+    }
+    if total.unsigned_abs() > MAX_MANTISSA as u128 {
+        return None;
+    }
+    Some(total as i64 as f64 / p)
+}
+
 /// Appends the `n` values encoded in `data`.
 pub(crate) fn decode_decimal(data: &[u8], n: usize, out: &mut Vec<f64>) -> Result<(), CodecError> {
     check_count(n)?;

@@ -129,6 +129,9 @@ pub struct Stats {
     pub disk_bytes: u64,
     /// Number of blocks at each compaction level.
     pub blocks_per_level: std::collections::BTreeMap<u8, usize>,
+    /// Per resolution (0 = raw samples, else the bucket width in ms of a
+    /// downsampling tier): block bytes, and the samples they stand for.
+    pub by_resolution: std::collections::BTreeMap<i64, (u64, u64)>,
 }
 
 fn dir_bytes(p: &Path) -> u64 {
@@ -145,7 +148,7 @@ fn dir_bytes(p: &Path) -> u64 {
 }
 
 pub(crate) struct Inner {
-    registry: Registry,
+    pub(crate) registry: Registry,
     pub(crate) head: Head,
     pub(crate) blocks: Vec<Arc<Block>>,
     /// Per series, the newest timestamp held in any block.

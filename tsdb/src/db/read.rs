@@ -85,6 +85,9 @@ impl Db {
         };
         for b in &inner.blocks {
             *st.blocks_per_level.entry(b.level).or_default() += 1;
+            let r = st.by_resolution.entry(b.resolution).or_default();
+            r.0 += b.file_size();
+            r.1 += b.n_samples;
             st.block_samples += b.n_samples;
             st.block_bytes += b.file_size();
             if b.n_samples > 0 {

@@ -684,6 +684,13 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                     let b = v.partition_point(|x| x.t <= maxt);
                     window.extend_from_slice(v.get(a..b).unwrap_or(&[]));
                 }
+                if fold.missing_resets && matches!(func, Func::Rate | Func::Increase) {
+                    return Err(query_err(format!(
+                        "{}() over downsampled data of {}: its buckets keep no counter resets (it is a gauge by its metadata or name); use delta() or *_over_time, or declare it a counter",
+                        func.name(),
+                        labels
+                    )));
+                }
                 let value = if used_summary {
                     fold.add_samples(&window);
                     fold.finish(func, mint, maxt, range)

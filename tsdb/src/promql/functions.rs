@@ -386,6 +386,9 @@ pub(crate) struct WindowFold {
     last: Option<Sample>,
     /// Counter reset corrections: the value before each drop.
     resets: f64,
+    /// A bucket without its resets (a gauge's) was added: rate and
+    /// increase cannot be answered.
+    pub(crate) missing_resets: bool,
 }
 
 impl WindowFold {
@@ -428,6 +431,9 @@ impl WindowFold {
     /// Adds a downsampled bucket; unlike a chunk summary it may hold NaN
     /// (it cannot be decoded instead), so its resets come stored apart.
     pub(crate) fn add_bucket(&mut self, b: &crate::downsample::Bucket) {
+        if b.resets.is_nan() {
+            self.missing_resets = true;
+        }
         self.add_run(&b.s, b.resets);
     }
 
