@@ -26,6 +26,8 @@
 //! - temperatures: mean and maximum of the readings; acceptance: accepted
 //!   shares over accepted + rejected + stale.
 
+#[cfg(test)]
+mod bench;
 pub mod render;
 pub mod tariff;
 pub mod tuning;
