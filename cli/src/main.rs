@@ -46,6 +46,7 @@ mod output;
 mod paths;
 mod plot;
 mod progress;
+mod report;
 mod time;
 
 /// One binary, one database: GPU telemetry, pool and miner stats, queries,
@@ -71,6 +72,8 @@ enum Command {
     Query(cmd::query::Args),
     /// Plot a PromQL expression over time in the terminal (braille), or as a PNG.
     Plot(cmd::plot::Args),
+    /// Energy, power cost, earnings, profit and hashes per joule per card over a period.
+    Report(cmd::report::Args),
     /// Import Prometheus text or OpenMetrics (plain, .gz, .zst, or - for stdin).
     Import(cmd::import::Args),
     /// Export series as OpenMetrics, Prometheus text or CSV.
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Compact(a) => cmd::compact::run(a),
         Command::Query(a) => cmd::query::run(a),
         Command::Plot(a) => cmd::plot::run(a),
+        Command::Report(a) => cmd::report::run(a),
         Command::Import(a) => cmd::import::run(a),
         Command::Export(a) => cmd::export::run(a),
         Command::Scrape(a) => cmd::scrape::run(a),

@@ -26,6 +26,13 @@ fn demo_then_stats_then_check() {
         "{stdout}"
     );
     assert!(stdout.contains("avg W"), "{stdout}");
+    // The report, its example tariff labelled as such, and what to try next.
+    assert!(stdout.contains("EXAMPLE tariff"), "{stdout}");
+    assert!(stdout.contains("wall energy kWh"), "{stdout}");
+    assert!(
+        stdout.contains("minetsdb report --db") && stdout.contains("--tuning"),
+        "{stdout}"
+    );
 
     let out = bin().arg("stats").arg("--db").arg(&db).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

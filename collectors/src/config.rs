@@ -15,6 +15,9 @@
 //! labels = { rig = "rig1" }   # extra target labels [default: none]
 //! ```
 //!
+//! The `[tariff]`, `[power]` and `[price]` tables are for `minetsdb report`
+//! (energy cost, wall power, coin price); see [`costs`].
+//!
 //! Durations are written as `30s`, `1m`, `5m`, `1h`, `1d` (see
 //! [`crate::duration::parse_ms`]). Unknown keys are errors, and every error
 //! names the file, the line and column, and the key or value at fault.
@@ -27,6 +30,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::duration::parse_ms;
+
+pub mod costs;
 
 /// Interval of a job or of NVML when the file does not say: 1 minute.
 pub const DEFAULT_INTERVAL_MS: i64 = 60_000;
@@ -42,6 +47,8 @@ pub struct Config {
     pub nvml: NvmlConfig,
     /// The scrape jobs, in file order.
     pub jobs: Vec<Job>,
+    /// `[tariff]`, `[power]`, `[price]`: what `report` prices energy and coin with.
+    pub costs: costs::Costs,
 }
 
 /// The `[nvml]` table.
@@ -99,6 +106,9 @@ struct RawConfig {
     nvml: Option<RawNvml>,
     #[serde(default)]
     job: Vec<RawJob>,
+    tariff: Option<Spanned<costs::RawTariff>>,
+    power: Option<Spanned<costs::RawPower>>,
+    price: Option<Spanned<costs::RawPrice>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,10 +240,12 @@ impl Config {
                 labels,
             });
         }
+        let costs = costs::parse(raw.tariff, raw.power, raw.price, &invalid)?;
         Ok(Config {
             instance,
             nvml,
             jobs,
+            costs,
         })
     }
 }

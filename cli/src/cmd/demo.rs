@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use minetsdb::{Db, Matcher, Options};
+use minetsdb_collectors::config::costs::{Costs, PowerOverhead, Tariff, TariffPeriod};
 use minetsdb_collectors::sim::{backfill_into, Rig, RigConfig};
 
 /// Arguments of `demo`.
@@ -78,11 +79,87 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     super::stats::print_stats(&db);
     outln!();
     summary(&db, end - 86_400_000, end)?;
+    outln!();
+    plot(&db, start, end)?;
     outln!(
-        "\nNext: minetsdb stats --db {0}   minetsdb check --db {0}",
-        dir.display()
+        "\n{}\n(set yours in config.toml: [tariff], [power], [price]; see the README)\n",
+        EXAMPLE_LABEL
     );
+    out!(
+        "{}",
+        super::report::render(
+            &db,
+            start,
+            end,
+            &example_costs(),
+            false,
+            crate::output::Format::Table
+        )?
+    );
+    let d = dir.display();
+    outln!("\nNext, try:");
+    outln!("  minetsdb report --db {d} --since {}d", a.days);
+    outln!("  minetsdb report --db {d} --since {}d --tuning", a.days);
+    outln!(
+        "  minetsdb query 'increase(gpu_energy_joules_total[1d]) / 3.6e6' --db {d} --start -7d --step 1d"
+    );
+    outln!("  minetsdb plot 'nvidia_smi_temperature_gpu' --db {d} --start -6h");
+    outln!("  minetsdb stats --db {d}   minetsdb check --db {d}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says, above the demo's report, that its money figures are made up.
+const EXAMPLE_LABEL: &str = "Report with an EXAMPLE tariff (0.15 USD/kWh, 0.30 Mon-Fri 17-21 UTC), 60 W rig overhead and a 90 % PSU: not your prices";
+
+/// The demo's example money settings (see [`EXAMPLE_LABEL`]); the coin
+/// price comes from the simulated `coin_price_usd` series.
+fn example_costs() -> Costs {
+    Costs {
+        tariff: Some(Tariff {
+            currency: "USD".into(),
+            default_price: Some(0.15),
+            periods: vec![TariffPeriod {
+                name: "EXAMPLE peak mon-fri 17-21".into(),
+                days: [true, true, true, true, true, false, false],
+                start_hour: 17,
+                end_hour: 21,
+                price_per_kwh: 0.30,
+            }],
+            utc_offset_minutes: 0,
+        }),
+        power: Some(PowerOverhead {
+            overhead_watts: 60.0,
+            psu_efficiency: 0.9,
+        }),
+        price: None,
+    }
+}
+
+/// Hourly mean power per GPU over the whole simulation, as `plot` draws it.
+fn plot(db: &Db, start: i64, end: i64) -> anyhow::Result<()> {
+    use crate::plot::{render_terminal, short_labels, units::Unit, Chart, Series};
+    let expr = "avg_over_time(nvidia_smi_power_draw_watts[1h])";
+    let step = 3_600_000;
+    let m = db.query_range(expr, start + step, end, step)?;
+    let metrics: Vec<_> = m.iter().map(|s| s.metric.clone()).collect();
+    let labels = short_labels(&metrics, expr);
+    let chart = Chart {
+        title: format!("{expr}, per GPU"),
+        series: m
+            .into_iter()
+            .zip(labels)
+            .map(|(s, label)| Series {
+                label,
+                points: s.samples.iter().map(|x| (x.t, x.v)).collect(),
+            })
+            .collect(),
+        start: start + step,
+        end,
+        step,
+        unit: Unit::from_metric("nvidia_smi_power_draw_watts", false),
+    };
+    out!("{}", render_terminal(&chart, 100, 8, false));
+    Ok(())
 }
 
 /// Per-GPU averages over the last day, read back through `select`.

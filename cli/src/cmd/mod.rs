@@ -7,5 +7,6 @@ pub mod export;
 pub mod import;
 pub mod plot;
 pub mod query;
+pub mod report;
 pub mod scrape;
 pub mod stats;
