@@ -171,3 +171,57 @@ fn usage_errors_exit_2_and_missing_db_exits_1() {
         "errors are one line: {err}"
     );
 }
+
+#[test]
+fn compact_downsamples_old_data_and_queries_say_what_needs_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo");
+    let ok = |args: &[&str]| {
+        let out = bin().args(args).arg("--db").arg(&db).output().unwrap();
+        let s = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{args:?}: {s}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s
+    };
+    ok(&["demo", "--days", "5", "--gpus", "1"]);
+    let out = ok(&["compact", "--downsample", "5m:1d,1h:3d"]);
+    assert!(out.contains("blocks"), "{out}");
+    let stats = ok(&["stats"]);
+    assert!(
+        stats.contains("5m buckets") && stats.contains("1h buckets"),
+        "{stats}"
+    );
+    // Aggregates over buckets answer; a quantile needs raw samples.
+    let c = ok(&[
+        "query",
+        "count_over_time(nvidia_smi_temperature_gpu[1d])",
+        "--time",
+        "-4d",
+    ]);
+    assert!(c.contains("nvidia_smi") || c.contains("uuid"), "{c}");
+    let out = bin()
+        .args([
+            "query",
+            "quantile_over_time(0.5, nvidia_smi_temperature_gpu[1h])",
+            "--time",
+            "-4d",
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs raw samples"), "{err}");
+    // A bad tier spec is a usage error naming it.
+    let out = bin()
+        .args(["compact", "--downsample", "5m", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RESOLUTION:AGE"));
+}

@@ -1,4 +1,5 @@
-//! `minetsdb compact`: merge blocks into longer ones and apply retention.
+//! `minetsdb compact`: merge blocks into longer ones, downsample old data
+//! and apply retention.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,12 +15,43 @@ pub struct Args {
     /// Drop samples older than this before the newest one (e.g. 5y, 90d).
     #[arg(long, value_parser = crate::duration::parse_ms)]
     retention: Option<i64>,
+    /// Downsampling tiers as RESOLUTION:AGE,... (data older than AGE is
+    /// kept as buckets of RESOLUTION), or `none` to keep raw samples.
+    #[arg(long, default_value = "5m:90d,1h:1y", value_parser = parse_tiers)]
+    downsample: Tiers,
+}
+
+/// Parsed `--downsample`.
+#[derive(Debug, Clone)]
+pub struct Tiers(Vec<minetsdb::Tier>);
+
+/// `5m:90d,1h:1y` or `none`.
+fn parse_tiers(s: &str) -> Result<Tiers, String> {
+    if s.trim() == "none" {
+        return Ok(Tiers(Vec::new()));
+    }
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let (res, age) = part
+            .split_once(':')
+            .ok_or_else(|| format!("{part:?}: write RESOLUTION:AGE, e.g. 5m:90d"))?;
+        let resolution_ms =
+            crate::duration::parse_ms(res.trim()).map_err(|e| format!("{part:?}: {e}"))?;
+        let after_ms =
+            crate::duration::parse_ms(age.trim()).map_err(|e| format!("{part:?}: {e}"))?;
+        out.push(minetsdb::Tier {
+            resolution_ms,
+            after_ms,
+        });
+    }
+    Ok(Tiers(out))
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let dir = a.db.unwrap_or_else(crate::paths::default_db);
     let mut opts = minetsdb::Options::default();
     opts.retention_ms = a.retention;
+    opts.downsampling = a.downsample.0;
     let db =
         minetsdb::Db::open(&dir, opts).with_context(|| format!("opening {}", dir.display()))?;
     let before = db.stats();

@@ -64,6 +64,18 @@ pub fn print_stats(db: &minetsdb::Db) {
             .collect();
         outln!("blocks        {}", levels.join(", "));
     }
+    if st.by_resolution.keys().any(|&r| r > 0) {
+        for (res, (bytes, n)) in &st.by_resolution {
+            let name = match res {
+                0 => "raw samples".to_string(),
+                r => format!("{} buckets", crate::duration::format_ms(*r)),
+            };
+            outln!(
+                "  {name:<12}  {bytes} bytes for {n} samples ({:.3} bytes/sample)",
+                *bytes as f64 / (*n).max(1) as f64
+            );
+        }
+    }
     if st.head_samples > 0 {
         outln!(
             "head          {} samples in {} bytes of memory",
