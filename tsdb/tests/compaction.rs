@@ -208,9 +208,169 @@ fn compact_child() {
     let Ok(dir) = std::env::var("MINETSDB_COMPACT_CHILD") else {
         return;
     };
-    let db = Db::open(&dir, opts()).unwrap();
+    let o = if std::env::var_os("MINETSDB_COMPACT_TIERS").is_some() {
+        tier_opts()
+    } else {
+        opts()
+    };
+    let db = Db::open(&dir, o).unwrap();
     db.compact().unwrap();
     println!("compacted");
+}
+
+/// `opts()` with downsampling of the 48 hours of `fill`: hours before
+/// 30 h old to 5-minute buckets, before 40 h old to 1-hour buckets.
+fn tier_opts() -> Options {
+    let mut o = opts();
+    o.downsampling = vec![
+        minetsdb::Tier {
+            resolution_ms: 5 * MIN,
+            after_ms: 18 * HOUR,
+        },
+        minetsdb::Tier {
+            resolution_ms: HOUR,
+            after_ms: 30 * HOUR,
+        },
+    ];
+    o
+}
+
+/// Per series and hour `[h, h + 1h)`: count, max and sum of the model's
+/// samples; what any mix of raw data and buckets must answer.
+type Hourly = BTreeMap<(usize, i64), (u64, f64, f64)>;
+
+fn hourly_from_model(m: &Model) -> Hourly {
+    let mut out = Hourly::new();
+    for (&(s, t), &bits) in m {
+        let v = f64::from_bits(bits);
+        let e = out
+            .entry((s, t.div_euclid(HOUR) * HOUR))
+            .or_insert((0, f64::MIN, 0.0));
+        e.0 += 1;
+        e.1 = e.1.max(v);
+        e.2 += v;
+    }
+    out
+}
+
+/// The same through PromQL: windows `[h, h + 1h - 1ms]` hold whole
+/// buckets of both tiers.
+fn hourly_from_db(db: &Db) -> Hourly {
+    let opts = minetsdb::promql::QueryOptions::default();
+    let (start, end) = (HOUR - 1, 49 * HOUR - 1);
+    let mut out = Hourly::new();
+    for (k, f) in ["count_over_time", "max_over_time", "sum_over_time"]
+        .iter()
+        .enumerate()
+    {
+        let e = format!("{f}(m[3599999ms])");
+        for s in minetsdb::promql::query_range(db, &e, start, end, HOUR, &opts).unwrap() {
+            let id: usize = s.metric.get("s").unwrap().parse().unwrap();
+            for p in s.samples {
+                let e = out
+                    .entry((id, p.t + 1 - HOUR))
+                    .or_insert((0, f64::MIN, 0.0));
+                match k {
+                    0 => e.0 = p.v as u64,
+                    1 => e.1 = p.v,
+                    _ => e.2 = p.v,
+                }
+            }
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn assert_hourly(got: &Hourly, want: &Hourly, ctx: &str) {
+    assert_eq!(got.len(), want.len(), "{ctx}: hours");
+    for (k, w) in want {
+        let g = got.get(k).unwrap_or_else(|| panic!("{ctx}: missing {k:?}"));
+        let close = (g.2 - w.2).abs() <= 1e-9 * w.2.abs().max(g.2.abs());
+        assert!(
+            g.0 == w.0 && g.1 == w.1 && close,
+            "{ctx}: {k:?} got {g:?} want {w:?}"
+        );
+    }
+}
+
+#[test]
+fn killed_downsampling_answers_as_before_or_after() {
+    let template = tempfile::tempdir().unwrap();
+    let want = {
+        // Merged first without tiers, so that 4-hour and 16-hour raw
+        // blocks straddle the tiers' ages: downsampling then runs both its
+        // steps (buckets published, straddling blocks rewritten) and a kill
+        // between them leaves data both raw and bucketed.
+        let db = Db::open(template.path(), opts()).unwrap();
+        let model = fill(&db);
+        db.compact().unwrap();
+        hourly_from_model(&model)
+    };
+    {
+        // Compacting a copy moves data into both tiers (else this tests
+        // nothing), and answers the same.
+        let probe = tempfile::tempdir().unwrap();
+        copy_dir(template.path(), probe.path());
+        let db = Db::open(probe.path(), tier_opts()).unwrap();
+        db.compact().unwrap();
+        let st = db.stats();
+        assert!(st.by_resolution.contains_key(&(5 * MIN)), "{st:?}");
+        assert!(st.by_resolution.contains_key(&HOUR), "{st:?}");
+        assert_hourly(&hourly_from_db(&db), &want, "uninterrupted");
+    }
+    let exe = std::env::current_exe().unwrap();
+    let spawn = |dir: &std::path::Path| {
+        Command::new(&exe)
+            .args([
+                "compact_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("MINETSDB_COMPACT_CHILD", dir)
+            .env("MINETSDB_COMPACT_TIERS", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let calib = tempfile::tempdir().unwrap();
+    copy_dir(template.path(), calib.path());
+    let started = std::time::Instant::now();
+    assert!(spawn(calib.path()).wait().unwrap().success());
+    let full_us = started.elapsed().as_micros() as u64;
+    let mut seed: u64 = 4242;
+    let mut interrupted = 0;
+    for round in 0..40 {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(template.path(), dir.path());
+        let mut child = spawn(dir.path());
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_micros((seed >> 33) % full_us.max(1)));
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        if !String::from_utf8_lossy(&out.stdout).contains("compacted") {
+            interrupted += 1;
+        }
+        let db = Db::open(dir.path(), tier_opts()).unwrap();
+        assert_hourly(&hourly_from_db(&db), &want, &format!("round {round}"));
+        assert!(db.verify().is_empty(), "round {round}");
+        db.compact().unwrap();
+        assert_hourly(
+            &hourly_from_db(&db),
+            &want,
+            &format!("round {round} finished"),
+        );
+    }
+    eprintln!("40 rounds: {interrupted} killed mid-compaction");
+    assert!(
+        interrupted >= 10,
+        "kills should land mid-compaction: {interrupted}"
+    );
 }
 
 #[test]
