@@ -82,6 +82,10 @@ enum Command {
     Scrape(cmd::scrape::Args),
     /// Collect every job of config.toml that is due, and the GPUs, into the database.
     Collect(cmd::collect::Args),
+    /// Check config.toml (and prometheus.yml) and print the resolved targets.
+    Config(cmd::config::Args),
+    /// Each scrape target's health: up or down, last scrape, duration, samples, last error.
+    Targets(cmd::targets::Args),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +102,8 @@ fn main() -> ExitCode {
         Command::Export(a) => cmd::export::run(a),
         Command::Scrape(a) => cmd::scrape::run(a),
         Command::Collect(a) => cmd::collect::run(a),
+        Command::Config(a) => cmd::config::run(a),
+        Command::Targets(a) => cmd::targets::run(a),
     };
     match res {
         Ok(code) => code,

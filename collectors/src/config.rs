@@ -13,7 +13,22 @@
 //! timeout = "10s"        # the whole request, [default: 10s]
 //! targets = ["http://127.0.0.1:9100/metrics"]
 //! labels = { rig = "rig1" }   # extra target labels [default: none]
+//!
+//! [[job]]                # Prometheus-style: host:port targets
+//! name = "pool"
+//! targets = ["127.0.0.1:9115"]   # URL = scheme://host:port metrics_path ?params
+//! scheme = "http"                # [default: http]
+//! metrics_path = "/probe"        # [default: /metrics]
+//! params = { target = ["pool.example:4444"] }   # query parameters, also added to URL targets
+//! honor_labels = false           # exposed labels win over target labels [default: false]
+//! sample_limit = 50000           # more samples fail the whole scrape [default: 0, no limit]
+//! body_size_limit = "16MiB"      # B, KiB/KB, MiB/MB, GiB/GB (base 2) [default: 16MiB]
+//! basic_auth = { username = "u", password_file = "pw.txt" }   # or password = "..."
+//! # bearer_token = "..." or bearer_token_file = "token.txt" (not with basic_auth)
 //! ```
+//!
+//! Files (`password_file`, `bearer_token_file`) are relative to the config
+//! file's directory and read at each scrape, as Prometheus does.
 //!
 //! The `[tariff]`, `[power]` and `[price]` tables are for `minetsdb report`
 //! (energy cost, wall power, coin price); see [`costs`].
@@ -30,6 +45,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::duration::parse_ms;
+use crate::scrape::{target_url, Auth, ScrapeOptions, Secret, Target};
 
 pub mod costs;
 
@@ -73,6 +89,89 @@ pub struct Job {
     pub targets: Vec<String>,
     /// Extra target labels, sorted by name.
     pub labels: Vec<(String, String)>,
+    /// Scheme of `host:port` targets.
+    pub scheme: String,
+    /// Path of `host:port` targets.
+    pub metrics_path: String,
+    /// Query parameters, sorted by name.
+    pub params: Vec<(String, Vec<String>)>,
+    /// Exposed labels win over target labels.
+    pub honor_labels: bool,
+    /// Samples per scrape past which it fails; 0 is no limit.
+    pub sample_limit: usize,
+    /// Largest body, in bytes after decompression.
+    pub body_size_limit: u64,
+    /// Credentials.
+    pub auth: Option<Auth>,
+}
+
+impl Job {
+    /// The targets to scrape: URLs as written (with `params` added),
+    /// `host:port` as `scheme://host:port/metrics_path?params`.
+    pub fn scrape_targets(&self) -> Vec<Target> {
+        self.targets
+            .iter()
+            .map(|t| {
+                let url = if t.contains("://") {
+                    with_params(t, &self.params)
+                } else {
+                    target_url(&self.scheme, t, &self.metrics_path, &self.params)
+                };
+                Target {
+                    url,
+                    job: self.name.clone(),
+                    instance: (!t.contains("://")).then(|| t.clone()),
+                    labels: self.labels.clone(),
+                    opts: ScrapeOptions {
+                        honor_labels: self.honor_labels,
+                        sample_limit: self.sample_limit,
+                        auth: self.auth.clone(),
+                        timeout_ms: self.timeout_ms,
+                        body_size_limit: self.body_size_limit,
+                        ..ScrapeOptions::default()
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+/// `url` with `params` appended to its query.
+fn with_params(url: &str, params: &[(String, Vec<String>)]) -> String {
+    let q = crate::scrape::encode_query(params);
+    if q.is_empty() {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&{q}")
+    } else {
+        format!("{url}?{q}")
+    }
+}
+
+/// Parses a size such as `16MiB` into bytes: a whole number and one of
+/// `B`, `KiB`/`KB`, `MiB`/`MB`, `GiB`/`GB`, `TiB`/`TB`, all powers of 1024
+/// as in Prometheus' `body_size_limit`; a bare number is bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("size {s:?} must start with a whole number"))?;
+    let mult: u64 = match unit {
+        "" | "B" => 1,
+        "KB" | "KiB" => 1 << 10,
+        "MB" | "MiB" => 1 << 20,
+        "GB" | "GiB" => 1 << 30,
+        "TB" | "TiB" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "size {s:?}: unknown unit {unit:?} (B, KiB, MiB, GiB, TiB)"
+            ))
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
 /// A config file that cannot be used. Its message is one line naming the
@@ -127,6 +226,26 @@ struct RawJob {
     targets: Spanned<Vec<String>>,
     #[serde(default)]
     labels: BTreeMap<Spanned<String>, String>,
+    scheme: Option<Spanned<String>>,
+    metrics_path: Option<Spanned<String>>,
+    #[serde(default)]
+    params: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    honor_labels: bool,
+    #[serde(default)]
+    sample_limit: usize,
+    body_size_limit: Option<Spanned<String>>,
+    basic_auth: Option<Spanned<RawBasicAuth>>,
+    bearer_token: Option<Spanned<String>>,
+    bearer_token_file: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasicAuth {
+    username: String,
+    password: Option<String>,
+    password_file: Option<String>,
 }
 
 impl Config {
@@ -205,16 +324,102 @@ impl Config {
                 ));
             }
             for t in j.targets.get_ref() {
-                if !(t.starts_with("http://") || t.starts_with("https://")) {
+                let url = t.starts_with("http://") || t.starts_with("https://");
+                let host_port = !t.contains("://") && !t.contains('/') && !t.is_empty();
+                if !(url || host_port) {
                     return Err(invalid(
                         Some(j.targets.span()),
                         format!(
-                            "{}: {t:?} is not an http:// or https:// URL",
+                            "{}: {t:?} is not an http:// or https:// URL nor host:port",
                             key("targets")
                         ),
                     ));
                 }
             }
+            let scheme = match &j.scheme {
+                None => "http".to_string(),
+                Some(s) if matches!(s.get_ref().as_str(), "http" | "https") => s.get_ref().clone(),
+                Some(s) => {
+                    return Err(invalid(
+                        Some(s.span()),
+                        format!("{}: must be http or https", key("scheme")),
+                    ))
+                }
+            };
+            let metrics_path = match &j.metrics_path {
+                None => "/metrics".to_string(),
+                Some(p) if p.get_ref().starts_with('/') => p.get_ref().clone(),
+                Some(p) => {
+                    return Err(invalid(
+                        Some(p.span()),
+                        format!("{}: must start with /", key("metrics_path")),
+                    ))
+                }
+            };
+            let body_size_limit = match &j.body_size_limit {
+                None => crate::http::HttpOptions::default().max_body_bytes,
+                Some(b) => parse_size(b.get_ref()).map_err(|e| {
+                    invalid(Some(b.span()), format!("{}: {e}", key("body_size_limit")))
+                })?,
+            };
+            let base = path.parent().unwrap_or(Path::new("."));
+            let file = |f: &str| Secret::File(base.join(f));
+            let basic = match &j.basic_auth {
+                None => None,
+                Some(b) => {
+                    let span = b.span();
+                    let b = b.get_ref();
+                    let password = match (&b.password, &b.password_file) {
+                        (Some(p), None) => Secret::Inline(p.clone()),
+                        (None, Some(f)) => file(f),
+                        (None, None) => Secret::Inline(String::new()),
+                        (Some(_), Some(_)) => {
+                            return Err(invalid(
+                                Some(span),
+                                format!(
+                                    "{}: password and password_file are mutually exclusive",
+                                    key("basic_auth")
+                                ),
+                            ))
+                        }
+                    };
+                    Some(Auth::Basic {
+                        username: b.username.clone(),
+                        password,
+                    })
+                }
+            };
+            let bearer = match (&j.bearer_token, &j.bearer_token_file) {
+                (None, None) => None,
+                (Some(t), None) => Some((t.span(), Secret::Inline(t.get_ref().clone()))),
+                (None, Some(f)) => Some((f.span(), file(f.get_ref()))),
+                (Some(_), Some(f)) => {
+                    return Err(invalid(
+                        Some(f.span()),
+                        format!(
+                            "{}: bearer_token and bearer_token_file are mutually exclusive",
+                            key("bearer_token_file")
+                        ),
+                    ))
+                }
+            };
+            let auth = match (basic, bearer) {
+                (Some(_), Some((span, _))) => {
+                    return Err(invalid(
+                        Some(span),
+                        format!(
+                            "{}: basic_auth and a bearer token are mutually exclusive",
+                            key("bearer_token")
+                        ),
+                    ))
+                }
+                (Some(b), None) => Some(b),
+                (None, Some((_, credentials))) => Some(Auth::Token {
+                    scheme: "Bearer".into(),
+                    credentials,
+                }),
+                (None, None) => None,
+            };
             let mut labels = Vec::with_capacity(j.labels.len());
             for (n, v) in j.labels {
                 let bad = if matches!(n.get_ref().as_str(), "job" | "instance") {
@@ -238,6 +443,13 @@ impl Config {
                 timeout_ms,
                 targets: j.targets.into_inner(),
                 labels,
+                scheme,
+                metrics_path,
+                params: j.params.into_iter().collect(),
+                honor_labels: j.honor_labels,
+                sample_limit: j.sample_limit,
+                body_size_limit,
+                auth,
             });
         }
         let costs = costs::parse(raw.tariff, raw.power, raw.price, &invalid)?;
@@ -369,6 +581,19 @@ targets = ["https://pool.example/api"]
     fn other_mistakes() {
         assert!(err("[[job]]\nname = \"n\"\ntargets = []\n").contains(":3:11: job \"n\": targets"));
         assert!(err("[[job]]\nname = \"n\"\ntargets = [\"ftp://x\"]\n").contains("not an http"));
+        assert!(err("[[job]]\nname = \"n\"\ntargets = [\"a:1/x\"]\n").contains("nor host:port"));
+        assert!(
+            err("[[job]]\nname = \"n\"\ntargets = [\"a:1\"]\nscheme = \"ftp\"\n")
+                .contains(":4:10: job \"n\": scheme: must be http or https")
+        );
+        assert!(
+            err("[[job]]\nname = \"n\"\ntargets = [\"a:1\"]\nbody_size_limit = \"3XB\"\n")
+                .contains(":4:19: job \"n\": body_size_limit: size \"3XB\": unknown unit")
+        );
+        assert!(err("[[job]]\nname = \"n\"\ntargets = [\"a:1\"]\nbasic_auth = { username = \"u\", pasword = \"p\" }\n")
+            .contains("pasword"));
+        assert!(err("[[job]]\nname = \"n\"\ntargets = [\"a:1\"]\nbasic_auth = { username = \"u\" }\nbearer_token = \"t\"\n")
+            .contains(":5:16: job \"n\": bearer_token: basic_auth and a bearer token are mutually exclusive"));
         assert!(
             err("[[job]]\nname = \"n\"\ntargets = [\"http://x\"]\nlabels = { job = \"x\" }\n")
                 .contains("label \"job\"")
@@ -382,6 +607,51 @@ targets = ["https://pool.example/api"]
         assert!(err("[[job]]\ntargets = [\"http://x\"]\n").contains("name"));
         assert!(err("instance = 3\n").contains(":1:12: "));
         assert!(err("[nvml\n").contains(":1:"));
+    }
+
+    #[test]
+    fn prometheus_style_keys() {
+        let c = parse(
+            r#"
+[[job]]
+name = "probe"
+targets = ["127.0.0.1:9115", "http://h:1/m?x=1"]
+metrics_path = "/probe"
+params = { module = ["tcp connect"], target = ["pool.example:4444"] }
+honor_labels = true
+sample_limit = 100
+body_size_limit = "2MiB"
+timeout = "3s"
+bearer_token_file = "tok"
+"#,
+        )
+        .unwrap();
+        let j = &c.jobs[0];
+        let t = j.scrape_targets();
+        assert_eq!(
+            t[0].url,
+            "http://127.0.0.1:9115/probe?module=tcp+connect&target=pool.example%3A4444"
+        );
+        assert_eq!(t[0].instance(), "127.0.0.1:9115");
+        assert_eq!(
+            t[1].url,
+            "http://h:1/m?x=1&module=tcp+connect&target=pool.example%3A4444"
+        );
+        assert_eq!(t[1].instance(), "h:1");
+        assert!(t[0].opts.honor_labels);
+        assert_eq!(t[0].opts.sample_limit, 100);
+        assert_eq!(t[0].opts.body_size_limit, 2 << 20);
+        assert_eq!(t[0].opts.timeout_ms, 3000);
+        assert_eq!(
+            t[0].opts.auth,
+            Some(Auth::Token {
+                scheme: "Bearer".into(),
+                credentials: Secret::File(PathBuf::from("/etc/minetsdb/tok"))
+            })
+        );
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("10KB"), Ok(10 << 10));
+        assert_eq!(parse_size("7"), Ok(7));
     }
 
     #[test]

@@ -180,13 +180,22 @@ impl HttpClient {
 
     /// GETs `url` with the given `Accept` header and reads the whole body.
     pub fn get(&self, url: &str, accept: &str) -> Result<Response, HttpError> {
+        self.get_with(url, accept, &[])
+    }
+
+    /// [`HttpClient::get`] with more request headers (`Authorization`...).
+    pub fn get_with(
+        &self,
+        url: &str,
+        accept: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Response, HttpError> {
         check_scheme(url)?;
-        let resp = self
-            .agent
-            .get(url)
-            .header("Accept", accept)
-            .call()
-            .map_err(|e| self.error(url, e))?;
+        let mut req = self.agent.get(url).header("Accept", accept);
+        for (n, v) in headers {
+            req = req.header(*n, v.as_str());
+        }
+        let resp = req.call().map_err(|e| self.error(url, e))?;
         let status = resp.status().as_u16();
         if !(200..=299).contains(&status) {
             return Err(HttpError::Status {

@@ -28,6 +28,7 @@
 use minetsdb::{Db, Labels, Metadata, Sample};
 
 use crate::config::Config;
+use crate::health::TargetHealth;
 
 /// What one collection of a source gave.
 #[derive(Debug, Default)]
@@ -42,6 +43,8 @@ pub struct Collection {
     /// Problems that did not fail the collection (a malformed line
     /// skipped), one line each.
     pub warnings: Vec<String>,
+    /// The health of each target scraped (for `minetsdb targets`).
+    pub targets: Vec<TargetHealth>,
 }
 
 impl Collection {
@@ -57,6 +60,7 @@ impl Collection {
         self.metadata.extend(other.metadata);
         self.failures.extend(other.failures);
         self.warnings.extend(other.warnings);
+        self.targets.extend(other.targets);
     }
 }
 
@@ -96,6 +100,15 @@ pub trait Source: Send {
     /// Reads once; `now_ms` is the collection's time, the timestamp of
     /// every sample that does not carry its own.
     fn collect(&mut self, now_ms: i64) -> Result<Collection, Unavailable>;
+
+    /// Called once before the first collection of a process when the job
+    /// ran before (at `last_run_ms`), so a source can take back state it
+    /// keeps in the database (a scrape job: the series of its previous
+    /// scrape, for stale markers). Does nothing by default.
+    fn restore(&mut self, db: &Db, last_run_ms: i64) -> Result<(), minetsdb::Error> {
+        let _ = (db, last_run_ms);
+        Ok(())
+    }
 }
 
 /// A source with its interval.

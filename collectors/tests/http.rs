@@ -28,6 +28,11 @@ struct Server {
 }
 
 fn serve(conns: usize, handler: impl Fn(&mut TcpStream) + Send + 'static) -> Server {
+    serve_head(conns, move |s, _| handler(s))
+}
+
+/// [`serve`] whose handler also sees the request head.
+fn serve_head(conns: usize, handler: impl Fn(&mut TcpStream, &str) + Send + 'static) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/metrics", listener.local_addr().unwrap());
     listener.set_nonblocking(true).unwrap();
@@ -46,8 +51,9 @@ fn serve(conns: usize, handler: impl Fn(&mut TcpStream) + Send + 'static) -> Ser
             served += 1;
             s.set_nonblocking(false).unwrap();
             s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let _ = tx.send(read_head(&mut s));
-            handler(&mut s);
+            let head = read_head(&mut s);
+            let _ = tx.send(head.clone());
+            handler(&mut s, &head);
         }
     });
     Server { url, heads, thread }
@@ -432,4 +438,360 @@ fn response_is_read_through_under_the_deadline() {
         .unwrap();
     assert_eq!(resp.body, b"up 1\n\n");
     srv.thread.join().unwrap();
+}
+
+// ---- Prometheus-compatible scraping: headers, auth, limits, staleness ----
+
+use minetsdb_collectors::scrape::{Auth, ScrapeJob, Secret, ACCEPT, STALE_NAN};
+use minetsdb_collectors::source::Source;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+#[test]
+fn scrape_sends_prometheus_accept_header_and_timeout() {
+    let srv = serve_body(TEXT, "m 1\n");
+    let mut t = Target::new(&srv.url, "j");
+    t.opts.timeout_ms = 2500;
+    let res = scrape(&t.opts.client(), &t, T0);
+    assert!(res.up(), "{:?}", res.error);
+    let head = srv.heads.recv().unwrap();
+    assert!(
+        head.contains(
+            "accept: application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2\r\n"
+        ) || head.contains(&format!("Accept: {ACCEPT}\r\n")),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-prometheus-scrape-timeout-seconds: 2.5\r\n"),
+        "{head}"
+    );
+    assert!(
+        !head.to_ascii_lowercase().contains("authorization"),
+        "{head}"
+    );
+    srv.thread.join().unwrap();
+}
+
+/// A server that answers 200 only when the request carries one of the
+/// `allowed` Authorization values, 401 otherwise, like an exporter behind
+/// auth (header names are case-insensitive; values are not).
+fn serve_auth(conns: usize, allowed: &'static [&'static str]) -> Server {
+    serve_head(conns, move |s, head| {
+        let ok = head.lines().any(|l| {
+            l.split_once(':').is_some_and(|(n, v)| {
+                n.eq_ignore_ascii_case("authorization") && allowed.contains(&v.trim())
+            })
+        });
+        if ok {
+            respond(s, "200 OK", &[("Content-Type", TEXT)], b"m 1\n")
+        } else {
+            respond(s, "401 Unauthorized", &[], b"")
+        }
+    })
+}
+
+#[test]
+fn basic_auth_and_bearer_tokens_are_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    // base64("miner:s3cret")
+    const ALLOWED: &[&str] = &["Basic bWluZXI6czNjcmV0", "Bearer tok-123", "Bearer tok-456"];
+    let srv = serve_auth(5, ALLOWED);
+    let mut t = Target::new(&srv.url, "j");
+    // Without credentials: 401.
+    let res = scrape(&t.opts.client(), &t, T0);
+    assert_eq!(
+        res.error.unwrap().to_string(),
+        format!("{}: HTTP status 401", srv.url)
+    );
+    let _ = srv.heads.recv().unwrap();
+    t.opts.auth = Some(Auth::Basic {
+        username: "miner".into(),
+        password: Secret::Inline("s3cret".into()),
+    });
+    let res = scrape(&t.opts.client(), &t, T0);
+    assert!(res.up(), "{:?}", res.error);
+    let _ = srv.heads.recv().unwrap();
+
+    let token = dir.path().join("token");
+    std::fs::write(&token, "tok-123\n").unwrap();
+    t.opts.auth = Some(Auth::Token {
+        scheme: "Bearer".into(),
+        credentials: Secret::File(token.clone()),
+    });
+    assert!(scrape(&t.opts.client(), &t, T0).up());
+    let head = srv.heads.recv().unwrap().to_ascii_lowercase();
+    assert!(head.contains("authorization: bearer tok-123\r\n"), "{head}");
+
+    // Rotated on disk: the next scrape sends the new token.
+    std::fs::write(&token, "tok-456").unwrap();
+    assert!(scrape(&t.opts.client(), &t, T0).up());
+    let head = srv.heads.recv().unwrap().to_ascii_lowercase();
+    assert!(head.contains("authorization: bearer tok-456\r\n"), "{head}");
+    // A wrong password is refused by the server.
+    t.opts.auth = Some(Auth::Basic {
+        username: "miner".into(),
+        password: Secret::Inline("wrong".into()),
+    });
+    assert!(!scrape(&t.opts.client(), &t, T0).up());
+    srv.thread.join().unwrap();
+
+    // A missing token file fails the target without a request.
+    t.opts.auth = Some(Auth::Token {
+        scheme: "Bearer".into(),
+        credentials: Secret::File(dir.path().join("nope")),
+    });
+    let res = scrape(&t.opts.client(), &t, T0);
+    let e = res.error.unwrap().to_string();
+    assert!(
+        e.starts_with(&srv.url) && e.contains("credentials") && e.contains("nope"),
+        "{e}"
+    );
+}
+
+#[test]
+fn sample_limit_fails_the_whole_scrape() {
+    let body = "a 1\nb 2\nc 3\n";
+    let srv = serve(2, move |s| {
+        respond(s, "200 OK", &[("Content-Type", TEXT)], body.as_bytes())
+    });
+    let mut t = Target::new(&srv.url, "j");
+    t.opts.sample_limit = 3;
+    let res = scrape(&t.opts.client(), &t, T0);
+    assert!(res.up(), "{:?}", res.error);
+    assert_eq!(res.samples.len(), 3 + 3);
+    t.opts.sample_limit = 2;
+    let res = scrape(&t.opts.client(), &t, T0);
+    assert!(!res.up());
+    let e = res.error.as_ref().unwrap().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "{}: sample limit exceeded: 3 samples, sample_limit is 2",
+            srv.url
+        )
+    );
+    // Only the synthetic series: up 0, and how many the target exposed.
+    assert_eq!(res.samples.len(), 3, "{:?}", res.samples);
+    assert_eq!(value(&res, "up"), 0.0);
+    assert_eq!(value(&res, "scrape_samples_scraped"), 3.0);
+    srv.thread.join().unwrap();
+}
+
+#[test]
+fn honor_labels_true_keeps_exposed_job_and_instance() {
+    let body = "m{job=\"miner\",instance=\"gpu0\"} 1\nn 2\n";
+    let srv = serve(2, move |s| {
+        respond(s, "200 OK", &[("Content-Type", TEXT)], body.as_bytes())
+    });
+    let mut t = Target::new(&srv.url, "pool");
+    t.labels = vec![("rig".into(), "r1".into())];
+    t.opts.honor_labels = true;
+    let res = scrape(&t.opts.client(), &t, T0);
+    let get = |res: &minetsdb_collectors::scrape::ScrapeResult, name: &str| {
+        res.samples
+            .iter()
+            .find(|(l, _)| l.metric_name() == name)
+            .unwrap()
+            .0
+            .clone()
+    };
+    let m = get(&res, "m");
+    assert_eq!(m.get("job"), Some("miner"));
+    assert_eq!(m.get("instance"), Some("gpu0"));
+    assert_eq!(m.get("rig"), Some("r1"));
+    assert_eq!(m.get("exported_job"), None);
+    let n = get(&res, "n");
+    assert_eq!(n.get("job"), Some("pool"));
+    // up always carries the target's own labels.
+    assert_eq!(get(&res, "up").get("job"), Some("pool"));
+    // honor_labels false: renamed.
+    t.opts.honor_labels = false;
+    let res = scrape(&t.opts.client(), &t, T0);
+    let m = get(&res, "m");
+    assert_eq!(m.get("job"), Some("pool"));
+    assert_eq!(m.get("exported_job"), Some("miner"));
+    srv.thread.join().unwrap();
+}
+
+/// Bodies served in turn, one per connection (the last repeats); a
+/// `None` closes the connection without answering.
+fn serve_seq(conns: usize, bodies: Vec<Option<&'static str>>) -> Server {
+    let n = Arc::new(AtomicUsize::new(0));
+    serve(conns, move |s| {
+        let i = n.fetch_add(1, Ordering::SeqCst).min(bodies.len() - 1);
+        if let Some(b) = bodies[i] {
+            respond(s, "200 OK", &[("Content-Type", TEXT)], b.as_bytes());
+        }
+    })
+}
+
+fn stale(samples: &[(minetsdb::Labels, minetsdb::Sample)]) -> Vec<String> {
+    let mut v: Vec<String> = samples
+        .iter()
+        .filter(|(_, s)| s.v.to_bits() == STALE_NAN.to_bits())
+        .map(|(l, _)| l.metric_name().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn stale_markers_for_vanished_series_and_downed_targets_then_promql_drops_them() {
+    let srv = serve_seq(
+        4,
+        vec![
+            Some("a 1\nb 2\nwith_ts 3 1600000000000\n"),
+            Some("a 1\n"),
+            None,
+            Some("a 1\nb 5\n"),
+        ],
+    );
+    let mut job = ScrapeJob::with_targets("j", vec![Target::new(&srv.url, "j")]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = minetsdb::Db::open(dir.path().join("db"), minetsdb::Options::default()).unwrap();
+    let mut at = |t: i64| {
+        let c = job.collect(t).unwrap();
+        c.store(&db).unwrap();
+        c
+    };
+    let c = at(T0);
+    assert!(stale(&c.samples).is_empty());
+    // b vanished: one marker, for b only (not for the self-timestamped series).
+    let c = at(T0 + 60_000);
+    assert_eq!(stale(&c.samples), vec!["b"]);
+    // Target down: markers for every series of the previous scrape.
+    let c = at(T0 + 120_000);
+    assert_eq!(stale(&c.samples), vec!["a"]);
+    assert_eq!(c.failures.len(), 1);
+    assert!(!c.targets[0].up);
+    // Back up: nothing is stale (the previous scrape had no series).
+    let c = at(T0 + 180_000);
+    assert!(stale(&c.samples).is_empty());
+    srv.thread.join().unwrap();
+
+    // PromQL: b is gone right after its marker (not 5 minutes later),
+    // and back when exposed again.
+    let count = |t: i64| match db.query_instant("b", t).unwrap() {
+        minetsdb::promql::Value::Vector(v) => v.len(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(count(T0 + 30_000), 1);
+    assert_eq!(count(T0 + 60_000), 0);
+    assert_eq!(count(T0 + 90_000), 0);
+    assert_eq!(count(T0 + 180_000), 1);
+    let a = |t: i64| match db.query_instant("a", t).unwrap() {
+        minetsdb::promql::Value::Vector(v) => v.len(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(a(T0 + 90_000), 1);
+    assert_eq!(a(T0 + 150_000), 0);
+}
+
+#[test]
+fn a_new_process_restores_the_previous_series_from_the_db() {
+    let srv = serve_seq(3, vec![Some("a 1\nb 2\n"), Some("a 1\n")]);
+    let dir = tempfile::tempdir().unwrap();
+    let db = minetsdb::Db::open(dir.path().join("db"), minetsdb::Options::default()).unwrap();
+    // First run scrapes two targets; the second target is then removed from the config.
+    let other = serve_seq(1, vec![Some("o 1\n")]);
+    let mut first = ScrapeJob::with_targets(
+        "j",
+        vec![Target::new(&srv.url, "j"), Target::new(&other.url, "j")],
+    );
+    first.collect(T0).unwrap().store(&db).unwrap();
+    drop(first);
+    // A new process (collect --once a minute later) with one target left.
+    let mut second = ScrapeJob::with_targets("j", vec![Target::new(&srv.url, "j")]);
+    second.restore(&db, T0).unwrap();
+    let c = second.collect(T0 + 60_000).unwrap();
+    // b vanished from the kept target; o and the removed target's
+    // synthetic series end too.
+    assert_eq!(
+        stale(&c.samples),
+        [
+            "b",
+            "o",
+            "scrape_duration_seconds",
+            "scrape_samples_scraped",
+            "up"
+        ]
+    );
+    // Without restore (no previous run known) nothing is stale.
+    let mut third = ScrapeJob::with_targets("j", vec![Target::new(&srv.url, "j")]);
+    let c = third.collect(T0 + 120_000).unwrap();
+    assert!(stale(&c.samples).is_empty());
+    srv.thread.join().unwrap();
+    other.thread.join().unwrap();
+}
+
+#[test]
+fn faulty_targets_fail_alone_within_their_deadline() {
+    // Each fault on its own server; one good target beside them.
+    let good = serve_body(TEXT, "hashrate 1\n");
+    let slow = serve(1, |s| {
+        std::thread::sleep(Duration::from_millis(1500));
+        respond(s, "200 OK", &[("Content-Type", TEXT)], b"late 1\n");
+    });
+    let err500 = serve(1, |s| respond(s, "500 Internal Server Error", &[], b"boom"));
+    let huge = serve_body(TEXT, vec![b'#'; 300_000]);
+    let garbage = serve_body(TEXT, vec![0xffu8; 1000]);
+    let midbody = serve(1, |s| {
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\nm 1\n",
+        );
+        // Connection closes here, 996 bytes short.
+    });
+    let refused = refused_url();
+    let mk = |url: &str| {
+        let mut t = Target::new(url, "j");
+        t.opts.timeout_ms = 500;
+        t.opts.body_size_limit = 100_000;
+        t
+    };
+    let urls = [
+        good.url.clone(),
+        slow.url.clone(),
+        err500.url.clone(),
+        huge.url.clone(),
+        garbage.url.clone(),
+        midbody.url.clone(),
+        refused.clone(),
+    ];
+    let mut job = ScrapeJob::with_targets("j", urls.iter().map(|u| mk(u)).collect());
+    let began = Instant::now();
+    let c = job.collect(T0).unwrap();
+    let took = began.elapsed();
+    eprintln!("7 targets, 6 faulty: {took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let up: Vec<bool> = c.targets.iter().map(|t| t.up).collect();
+    // Garbage is malformed lines, not a failure (the module's leniency).
+    assert_eq!(up, vec![true, false, false, false, true, false, false]);
+    let why = |i: usize| c.targets[i].error.clone().unwrap_or_default();
+    assert!(why(1).contains("timed out"), "{}", why(1));
+    assert!(why(2).contains("500"), "{}", why(2));
+    assert!(why(3).contains("larger than 100000 bytes"), "{}", why(3));
+    assert!(!why(5).is_empty(), "mid-body close must fail");
+    assert!(why(6).contains("cannot connect"), "{}", why(6));
+    for i in [1, 2, 3, 5, 6] {
+        assert!(why(i).starts_with(&urls[i]), "{}", why(i));
+    }
+    assert_eq!(c.failures.len(), 5, "{:?}", c.failures);
+    assert!(!c.warnings.is_empty());
+    assert!(c
+        .samples
+        .iter()
+        .any(|(l, s)| l.metric_name() == "hashrate" && s.v == 1.0));
+    // The half-read body stored nothing but its synthetic series.
+    let mid = midbody
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    assert!(!c
+        .samples
+        .iter()
+        .any(|(l, _)| l.metric_name() == "m" && l.get("instance") == Some(mid)));
+    for s in [good, slow, err500, huge, garbage, midbody] {
+        s.thread.join().unwrap();
+    }
 }

@@ -26,6 +26,21 @@
 //! append is already durable (the WAL is synced per append) and flushing
 //! would cut partial-day blocks on every restart.
 //!
+//! `--prometheus-config prometheus.yml` adds the `scrape_configs` of a
+//! Prometheus setup as jobs beside those of config.toml (which is then
+//! optional: without one, NVML is read with its defaults). Job names must
+//! be unique across both files.
+//!
+//! Scrape jobs write stale markers for series that went away (see
+//! `minetsdb_collectors::scrape`): a new process first takes back the
+//! series of the job's previous run from the database (`Source::restore`),
+//! looking back at most 5 minutes past the interval, Prometheus' lookback,
+//! past which a series has gone from queries anyway.
+//!
+//! After each job run the health of its targets (up, time, duration,
+//! samples, last error) is written to `<db>/targets.json`, replaced
+//! atomically, for `minetsdb targets`.
+//!
 //! Output: nothing on stdout (cron mails what it prints); on stderr one
 //! line per failed target naming it and why, per malformed line skipped
 //! (up to 5 per target), and per GPU problem.
@@ -47,6 +62,8 @@ use std::time::Duration;
 use anyhow::Context;
 use minetsdb::{Compactor, Db, Options};
 use minetsdb_collectors::config::Config;
+use minetsdb_collectors::health::HealthFile;
+use minetsdb_collectors::promconfig::{self, PromConfig, ResolvedJob};
 use minetsdb_collectors::schedule;
 use minetsdb_collectors::source::{sources, Scheduled, Source};
 
@@ -60,38 +77,120 @@ pub struct Args {
     /// The config file [default: $XDG_CONFIG_HOME/minetsdb/config.toml]
     #[arg(long)]
     config: Option<PathBuf>,
+    /// A Prometheus config whose scrape_configs are scraped too.
+    #[arg(long)]
+    prometheus_config: Option<PathBuf>,
     /// Database directory [default: $XDG_DATA_HOME/minetsdb]
     #[arg(long)]
     db: Option<PathBuf>,
 }
 
-pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let path = a
-        .config
-        .clone()
-        .unwrap_or_else(crate::paths::default_config);
-    if !path.exists() {
+/// What `collect` and `config check` read: config.toml and, if named,
+/// prometheus.yml, resolved.
+pub struct Loaded {
+    pub config: Config,
+    pub prometheus: Option<(PromConfig, Vec<ResolvedJob>)>,
+}
+
+impl Loaded {
+    /// Every source to run.
+    pub fn sources(&self) -> Vec<Scheduled> {
+        let mut out = sources(&self.config);
+        if let Some((_, jobs)) = &self.prometheus {
+            // Before NVML, after config.toml's jobs: file order.
+            let at = self.config.jobs.len().min(out.len());
+            let prom = promconfig::sources(jobs);
+            out.splice(at..at, prom);
+        }
+        out
+    }
+}
+
+/// Loads config.toml (required unless `prometheus` is given and `config`
+/// is not) and prometheus.yml.
+pub fn load(config: Option<PathBuf>, prometheus: Option<PathBuf>) -> anyhow::Result<Loaded> {
+    let explicit = config.is_some();
+    let path = config.unwrap_or_else(crate::paths::default_config);
+    let config = if path.exists() {
+        Config::load(&path)?
+    } else if !explicit && prometheus.is_some() {
+        Config::parse("", &path)?
+    } else {
         anyhow::bail!(
             "config file {} not found: write one, or name it with --config PATH",
             path.display()
         );
-    }
-    let config = Config::load(&path)?;
+    };
+    let prometheus = match prometheus {
+        None => None,
+        Some(p) => {
+            let pc = PromConfig::load(&p)?;
+            for j in &pc.jobs {
+                if j.job_name == "nvml" || config.jobs.iter().any(|c| c.name == j.job_name) {
+                    anyhow::bail!(
+                        "{}: job_name {:?} is also a job of {}",
+                        p.display(),
+                        j.job_name,
+                        if j.job_name == "nvml" {
+                            "the GPUs".to_string()
+                        } else {
+                            path.display().to_string()
+                        }
+                    );
+                }
+            }
+            let resolved = pc.resolve();
+            Some((pc, resolved))
+        }
+    };
+    Ok(Loaded { config, prometheus })
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let loaded = load(a.config.clone(), a.prometheus_config.clone())?;
+    // Ignored keys and dropped targets are shown by `config check`, not
+    // on every cron run (cron mails what is printed).
     let dir = a.db.clone().unwrap_or_else(crate::paths::default_db);
     let db =
         Db::open(&dir, Options::default()).with_context(|| format!("opening {}", dir.display()))?;
+    let health = HealthFile::new(&dir);
     if a.once {
-        run_once(&db, &config)
+        run_once(&db, &health, &loaded)
     } else {
-        run_loop(Arc::new(db), config)
+        run_loop(Arc::new(db), Arc::new(health), &loaded)
     }
+}
+
+/// How far back a new process looks for a job's previous run to take
+/// back its series: Prometheus' 5-minute lookback past the interval.
+fn restore_window(interval_ms: i64) -> i64 {
+    interval_ms.saturating_add(5 * 60_000)
+}
+
+/// Gives `s` its state from its previous run, if one is recent enough.
+fn restore(db: &Db, s: &mut Scheduled, now: i64) -> anyhow::Result<()> {
+    let name = s.source.name().to_string();
+    let window = restore_window(s.interval_ms);
+    let last = schedule::last_run(db, &name, now.saturating_sub(1), window)
+        .with_context(|| format!("reading the last run of job {name:?}"))?;
+    if let Some(last) = last {
+        s.source
+            .restore(db, last)
+            .with_context(|| format!("reading the previous scrape of job {name:?}"))?;
+    }
+    Ok(())
 }
 
 /// Runs `source` at `now`, stores what it gave, prints its problems, and
 /// records the run (a failed run counts as one): the same for `--once` and
 /// the loop. `Ok(None)` when the source is unavailable on this machine
 /// (reported once, here); otherwise whether anything failed.
-fn run_source(db: &Db, source: &mut dyn Source, now: i64) -> anyhow::Result<Option<bool>> {
+fn run_source(
+    db: &Db,
+    health: &HealthFile,
+    source: &mut dyn Source,
+    now: i64,
+) -> anyhow::Result<Option<bool>> {
     let name = source.name().to_string();
     let got = match source.collect(now) {
         Ok(got) => got,
@@ -110,6 +209,13 @@ fn run_source(db: &Db, source: &mut dyn Source, now: i64) -> anyhow::Result<Opti
     }
     schedule::record_run(db, &name, now)
         .with_context(|| format!("recording the run of job {name:?}"))?;
+    if !got.targets.is_empty() {
+        // The samples are stored; a health file that cannot be written
+        // is worth a line, not a failed run.
+        if let Err(e) = health.update(&name, &got.targets) {
+            eprintln!("minetsdb: warning: {e}");
+        }
+    }
     Ok(Some(!got.failures.is_empty()))
 }
 
@@ -119,13 +225,14 @@ fn last_run(db: &Db, s: &Scheduled, now: i64) -> anyhow::Result<Option<i64>> {
         .with_context(|| format!("reading the last run of job {name:?}"))
 }
 
-fn run_once(db: &Db, config: &Config) -> anyhow::Result<ExitCode> {
+fn run_once(db: &Db, health: &HealthFile, loaded: &Loaded) -> anyhow::Result<ExitCode> {
     let now = crate::time::now_ms();
     let mut failed = false;
-    for mut s in sources(config) {
+    for mut s in loaded.sources() {
         let last = last_run(db, &s, now)?;
         if schedule::is_due(last, now, s.interval_ms) {
-            failed |= run_source(db, s.source.as_mut(), now)?.unwrap_or(false);
+            restore(db, &mut s, now)?;
+            failed |= run_source(db, health, s.source.as_mut(), now)?.unwrap_or(false);
         }
     }
     Ok(if failed {
@@ -167,8 +274,8 @@ fn next_run(last: Option<i64>, now: i64, interval_ms: i64, offset: i64) -> i64 {
 /// clock set back or forward delays a run by at most this much.
 const MAX_SLEEP_MS: i64 = 60_000;
 
-fn run_loop(db: Arc<Db>, config: Config) -> anyhow::Result<ExitCode> {
-    let tasks = sources(&config);
+fn run_loop(db: Arc<Db>, health: Arc<HealthFile>, loaded: &Loaded) -> anyhow::Result<ExitCode> {
+    let tasks = loaded.sources();
     // One stop channel per thread; the signal handler, installed before any
     // thread starts, drops every sender, which wakes every `recv_timeout`
     // at once.
@@ -188,10 +295,11 @@ fn run_loop(db: Arc<Db>, config: Config) -> anyhow::Result<ExitCode> {
     let mut threads = Vec::new();
     for (task, rx) in tasks.into_iter().zip(receivers) {
         let db = db.clone();
+        let health = health.clone();
         let name = task.source.name().to_string();
         let handle = std::thread::Builder::new()
             .name(format!("job {name}"))
-            .spawn(move || job_loop(&db, task, &rx))
+            .spawn(move || job_loop(&db, &health, task, &rx))
             .with_context(|| format!("starting the thread of job {name:?}"))?;
         threads.push(handle);
     }
@@ -208,10 +316,13 @@ fn run_loop(db: Arc<Db>, config: Config) -> anyhow::Result<ExitCode> {
 
 /// One job's loop, until `stop` is dropped. A source unavailable on this
 /// machine (no NVIDIA driver) is reported once and its thread ends.
-fn job_loop(db: &Db, mut s: Scheduled, stop: &mpsc::Receiver<()>) {
+fn job_loop(db: &Db, health: &HealthFile, mut s: Scheduled, stop: &mpsc::Receiver<()>) {
     let interval = s.interval_ms;
     let name = s.source.name().to_string();
     let offset = offset_ms(&name, interval);
+    if let Err(e) = restore(db, &mut s, crate::time::now_ms()) {
+        eprintln!("minetsdb: {e:#}");
+    }
     let mut last = match last_run(db, &s, crate::time::now_ms()) {
         Ok(l) => l,
         Err(e) => {
@@ -229,7 +340,7 @@ fn job_loop(db: &Db, mut s: Scheduled, stop: &mpsc::Receiver<()>) {
                 _ => return,
             }
         }
-        match run_source(db, s.source.as_mut(), now) {
+        match run_source(db, health, s.source.as_mut(), now) {
             Ok(None) => return,
             Ok(Some(_)) => {}
             Err(e) => eprintln!("minetsdb: job {name:?}: {e:#}"),
@@ -288,17 +399,18 @@ mod tests {
     fn gpus_unavailable_is_not_a_failure_and_lost_gpus_are() {
         let tmp = tempfile::tempdir().unwrap();
         let db = Db::open(tmp.path().join("db"), Options::default()).unwrap();
+        let health = HealthFile::new(&tmp.path().join("db"));
         let t = 1_700_000_000_000;
         let mut none = GpuJob::new("rig1", || -> Result<FakeGpus, _> {
             Err(NvmlError::Unavailable {
                 reason: "no driver".into(),
             })
         });
-        assert_eq!(run_source(&db, &mut none, t).unwrap(), None);
+        assert_eq!(run_source(&db, &health, &mut none, t).unwrap(), None);
         // The fake rig loses its third GPU: the other two are stored (one
         // info series each), and the run failed.
         let mut rig = GpuJob::new("rig1", || Ok(FakeGpus::rig()));
-        assert_eq!(run_source(&db, &mut rig, t).unwrap(), Some(true));
+        assert_eq!(run_source(&db, &health, &mut rig, t).unwrap(), Some(true));
         let m = [minetsdb::Matcher::equal(
             minetsdb::METRIC_NAME_LABEL,
             "nvidia_smi_gpu_info",

@@ -2,6 +2,7 @@
 pub mod check;
 pub mod collect;
 pub mod compact;
+pub mod config;
 pub mod demo;
 pub mod export;
 pub mod import;
@@ -10,3 +11,4 @@ pub mod query;
 pub mod report;
 pub mod scrape;
 pub mod stats;
+pub mod targets;

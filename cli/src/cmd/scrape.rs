@@ -59,6 +59,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         job: a.job.clone(),
         instance: a.instance.clone(),
         labels: Vec::new(),
+        opts: Default::default(),
     };
     let res = scrape(&client, &target, crate::time::now_ms());
     for e in res.bad_lines.iter().take(5) {
