@@ -15,6 +15,9 @@
 //! labels = { rig = "rig1" }   # extra target labels [default: none]
 //! ```
 //!
+//! Pools and miners have their own tables, `[[pool]]` and `[[miner]]`: see
+//! [`apis`].
+//!
 //! Durations are written as `30s`, `1m`, `5m`, `1h`, `1d` (see
 //! [`crate::duration::parse_ms`]). Unknown keys are errors, and every error
 //! names the file, the line and column, and the key or value at fault.
@@ -27,6 +30,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::duration::parse_ms;
+
+pub mod apis;
+pub use apis::{MinerJob, MinerKind, PoolJob, PoolKind};
 
 /// Interval of a job or of NVML when the file does not say: 1 minute.
 pub const DEFAULT_INTERVAL_MS: i64 = 60_000;
@@ -42,6 +48,10 @@ pub struct Config {
     pub nvml: NvmlConfig,
     /// The scrape jobs, in file order.
     pub jobs: Vec<Job>,
+    /// The pool accounts (`[[pool]]`), in file order.
+    pub pools: Vec<PoolJob>,
+    /// The miners' APIs (`[[miner]]`), in file order.
+    pub miners: Vec<MinerJob>,
 }
 
 /// The `[nvml]` table.
@@ -99,6 +109,10 @@ struct RawConfig {
     nvml: Option<RawNvml>,
     #[serde(default)]
     job: Vec<RawJob>,
+    #[serde(default)]
+    pool: Vec<apis::RawPool>,
+    #[serde(default)]
+    miner: Vec<apis::RawMiner>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -230,10 +244,15 @@ impl Config {
                 labels,
             });
         }
+        let mut taken: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
+        let pools = apis::pools(raw.pool, &mut taken, &invalid)?;
+        let miners = apis::miners(raw.miner, &mut taken, &invalid)?;
         Ok(Config {
             instance,
             nvml,
             jobs,
+            pools,
+            miners,
         })
     }
 }

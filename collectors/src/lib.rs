@@ -1,11 +1,14 @@
 //! Collectors for minetsdb.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod config;
 pub mod duration;
 pub mod exposition;
 pub mod http;
+pub mod miner;
 pub mod nvml;
+pub mod pool;
 pub mod schedule;
 pub mod scrape;
 pub mod sim;
