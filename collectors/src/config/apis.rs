@@ -493,3 +493,138 @@ pub(super) fn miners(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::Config;
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("c.toml"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_per_kind() {
+        let c = parse(
+            r#"
+[[pool]]
+kind = "ethermine"
+address = "0xabc"
+
+[[pool]]
+kind = "2miners"
+coin = "ETC"
+address = "0xabc"
+
+[[pool]]
+kind = "herominers"
+name = "hero-kas"
+coin = "kas"
+address = "kaspa:qq"
+interval = "10m"
+
+[[miner]]
+kind = "t-rex"
+
+[[miner]]
+kind = "teamredminer"
+
+[[miner]]
+kind = "xmrig"
+url = "http://127.0.0.1:8080/"
+token = "s3cret"
+timeout = "2s"
+"#,
+        )
+        .unwrap();
+        let p = &c.pools;
+        assert_eq!(p.len(), 3);
+        assert_eq!(
+            (p[0].name.as_str(), p[0].kind),
+            ("ethermine", PoolKind::Ethermine)
+        );
+        assert_eq!(p[0].url, "https://api-etc.ethermine.org");
+        assert_eq!(
+            (p[0].coin.as_str(), p[0].decimals, p[0].interval_ms),
+            ("etc", 18, 300_000)
+        );
+        assert_eq!(p[1].url, "https://etc.2miners.com");
+        assert_eq!((p[1].coin.as_str(), p[1].decimals), ("etc", 9));
+        assert_eq!(
+            (p[2].name.as_str(), p[2].decimals, p[2].interval_ms),
+            ("hero-kas", 8, 600_000)
+        );
+        assert_eq!(p[2].url, "https://kas.herominers.com");
+        let m = &c.miners;
+        assert_eq!(
+            (m[0].name.as_str(), m[0].url.as_str()),
+            ("trex", "http://127.0.0.1:4067")
+        );
+        assert_eq!(m[0].interval_ms, DEFAULT_MINER_INTERVAL_MS);
+        assert_eq!(m[1].url, "tcp://127.0.0.1:4028");
+        assert_eq!(m[2].url, "http://127.0.0.1:8080");
+        assert_eq!(
+            (m[2].token.as_deref(), m[2].timeout_ms),
+            (Some("s3cret"), 2_000)
+        );
+    }
+
+    #[test]
+    fn rate_limits_are_enforced() {
+        // 3 requests a run every 20 s = 135 per 15 minutes > 100.
+        let e = err("[[pool]]\nkind = \"ethermine\"\naddress = \"0xabc\"\ninterval = \"20s\"\n");
+        assert!(e.starts_with("c.toml:4:12: pool \"ethermine\": interval: 135 requests per 15 min, over the pool's limit of 100"), "{e}");
+        // 30 s: 90 per 15 minutes, allowed.
+        assert!(
+            parse("[[pool]]\nkind = \"ethermine\"\naddress = \"0xabc\"\ninterval = \"30s\"\n")
+                .is_ok()
+        );
+        let e = err("[[pool]]\nkind = \"nanopool\"\ncoin = \"etc\"\naddress = \"0xabc\"\ninterval = \"1s\"\n");
+        assert!(
+            e.contains("60 requests per 1 min, over the pool's limit of 30"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let e = err("[[pool]]\nkind = \"slushpool\"\naddress = \"x\"\n");
+        assert!(
+            e.starts_with("c.toml:2:8: pool.kind: \"slushpool\" is not one of ethermine"),
+            "{e}"
+        );
+        let e = err("[[pool]]\nkind = \"nanopool\"\naddress = \"0xabc\"\n");
+        assert!(e.contains("pool \"nanopool\": coin: name the coin"), "{e}");
+        let e = err("[[pool]]\nkind = \"herominers\"\ncoin = \"doge\"\naddress = \"D1\"\n");
+        assert!(e.contains("decimals: the atomic units of \"doge\""), "{e}");
+        let e = err("[[pool]]\nkind = \"ethermine\"\naddress = \"0xabc/../x\"\n");
+        assert!(
+            e.contains("c.toml:3:11: pool \"ethermine\": address"),
+            "{e}"
+        );
+        let e = err("[[pool]]\nkind = \"ethermine\"\naddress = \"a\"\nadress = \"b\"\n");
+        assert!(e.contains(":4:1: ") && e.contains("adress"), "{e}");
+        let e = err("[[miner]]\nkind = \"gminer\"\n");
+        assert!(
+            e.contains("miner \"gminer\": url: gminer has no default API port"),
+            "{e}"
+        );
+        let e = err("[[miner]]\nkind = \"cgminer\"\nurl = \"http://127.0.0.1:4028\"\n");
+        assert!(e.contains("is not a tcp://host:port address"), "{e}");
+        let e = err("[[miner]]\nkind = \"lolminer\"\nurl = \"127.0.0.1:8020\"\n");
+        assert!(e.contains("is not an http:// or https:// URL"), "{e}");
+        let twice = "[[miner]]\nkind = \"t-rex\"\n";
+        assert!(err(&format!("{twice}{twice}")).contains("miner.name: \"trex\" is used by another"));
+        let e = err(
+            "[[job]]\nname = \"trex\"\ntargets = [\"http://a/\"]\n[[miner]]\nkind = \"trex\"\n",
+        );
+        assert!(e.contains(":5:8: miner.name: \"trex\" is used"), "{e}");
+        assert!(err("[[miner]]\nkind = \"trex\"\nname = \"nvml\"\n").contains("GPUs' own job name"));
+    }
+}
