@@ -305,10 +305,13 @@ pub fn metadata() -> Vec<(String, Metadata)> {
     s.metadata
 }
 
-/// `amount` atomic units as coins: divided by an exact power of ten (see
-/// `nvml::convert` on why dividing, not multiplying).
+/// `amount` atomic units as coins, divided by 10^decimals (see
+/// `nvml::convert` on why dividing, not multiplying). The divisor is parsed
+/// from its decimal form, so it is the f64 nearest 10^decimals even past
+/// 10^22, where repeated multiplication (`powi`) would round on the way.
 pub(crate) fn coins(amount: f64, decimals: u32) -> f64 {
-    amount / 10f64.powi(decimals as i32)
+    let scale: f64 = format!("1e{decimals}").parse().unwrap_or(f64::NAN);
+    amount / scale
 }
 
 /// A `[[pool]]` as a [`Source`].
@@ -477,5 +480,8 @@ pub(crate) mod tests {
             .iter()
             .all(|(n, _)| minetsdb::check_metric_name(n).is_ok()));
         assert_eq!(coins(1_500_000_000.0, 9), 1.5);
+        assert_eq!(coins(12_345.0, 0), 12_345.0);
+        assert_eq!(coins(1e25, 25), 1.0);
+        assert_eq!(coins(1e23, 23), 1.0);
     }
 }
