@@ -33,6 +33,9 @@
 //! The `[tariff]`, `[power]` and `[price]` tables are for `minetsdb report`
 //! (energy cost, wall power, coin price); see [`costs`].
 //!
+//! Pools and miners have their own tables, `[[pool]]` and `[[miner]]`: see
+//! [`apis`].
+//!
 //! Durations are written as `30s`, `1m`, `5m`, `1h`, `1d` (see
 //! [`crate::duration::parse_ms`]). Unknown keys are errors, and every error
 //! names the file, the line and column, and the key or value at fault.
@@ -48,6 +51,9 @@ use crate::duration::parse_ms;
 use crate::scrape::{target_url, Auth, ScrapeOptions, Secret, Target};
 
 pub mod costs;
+
+pub mod apis;
+pub use apis::{MinerJob, MinerKind, PoolJob, PoolKind};
 
 /// Interval of a job or of NVML when the file does not say: 1 minute.
 pub const DEFAULT_INTERVAL_MS: i64 = 60_000;
@@ -65,6 +71,10 @@ pub struct Config {
     pub jobs: Vec<Job>,
     /// `[tariff]`, `[power]`, `[price]`: what `report` prices energy and coin with.
     pub costs: costs::Costs,
+    /// The pool accounts (`[[pool]]`), in file order.
+    pub pools: Vec<PoolJob>,
+    /// The miners' APIs (`[[miner]]`), in file order.
+    pub miners: Vec<MinerJob>,
 }
 
 /// The `[nvml]` table.
@@ -208,6 +218,10 @@ struct RawConfig {
     tariff: Option<Spanned<costs::RawTariff>>,
     power: Option<Spanned<costs::RawPower>>,
     price: Option<Spanned<costs::RawPrice>>,
+    #[serde(default)]
+    pool: Vec<apis::RawPool>,
+    #[serde(default)]
+    miner: Vec<apis::RawMiner>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -453,11 +467,16 @@ impl Config {
             });
         }
         let costs = costs::parse(raw.tariff, raw.power, raw.price, &invalid)?;
+        let mut taken: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
+        let pools = apis::pools(raw.pool, &mut taken, &invalid)?;
+        let miners = apis::miners(raw.miner, &mut taken, &invalid)?;
         Ok(Config {
             instance,
             nvml,
             jobs,
             costs,
+            pools,
+            miners,
         })
     }
 }

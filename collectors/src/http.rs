@@ -21,7 +21,9 @@
 //!   Prometheus does by default: exporters and miners sit on the local
 //!   network, and a proxy variable set for a browser should not reroute them.
 //! - Redirects are followed (at most 5), within the same deadline.
-//! - Any status outside 200..=299 is an error.
+//! - Any status outside 200..=299 is an error; 429 Too Many Requests is
+//!   its own [`HttpError::RateLimited`], carrying the `Retry-After` wait
+//!   (seconds or an HTTP date) so a pool's rate limit can be honoured.
 
 use std::io;
 use std::time::Duration;
@@ -94,6 +96,15 @@ pub enum HttpError {
         /// The status.
         status: u16,
     },
+    /// The server answered 429 Too Many Requests.
+    #[error("{url}: HTTP status 429 (rate limited{})", retry_after.map(|d| format!(", Retry-After {} s", fmt_secs(d))).unwrap_or_default())]
+    RateLimited {
+        /// The URL.
+        url: String,
+        /// How long the server asked to wait (`Retry-After`), when it said
+        /// so in a form understood (delta-seconds or an IMF-fixdate).
+        retry_after: Option<Duration>,
+    },
     /// No connection could be made (refused, unreachable, unknown host).
     #[error("{url}: cannot connect: {what}")]
     Connect {
@@ -120,6 +131,7 @@ impl HttpError {
             | HttpError::Timeout { url, .. }
             | HttpError::TooLarge { url, .. }
             | HttpError::Status { url, .. }
+            | HttpError::RateLimited { url, .. }
             | HttpError::Connect { url, .. }
             | HttpError::Other { url, .. } => url,
         }
@@ -197,6 +209,18 @@ impl HttpClient {
         }
         let resp = req.call().map_err(|e| self.error(url, e))?;
         let status = resp.status().as_u16();
+        if status == 429 {
+            let now = std::time::SystemTime::now();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, now));
+            return Err(HttpError::RateLimited {
+                url: url.to_string(),
+                retry_after,
+            });
+        }
         if !(200..=299).contains(&status) {
             return Err(HttpError::Status {
                 url: url.to_string(),
@@ -272,6 +296,59 @@ fn is_connect(e: &io::Error) -> bool {
     )
 }
 
+/// A `Retry-After` value as a wait from `now`: delta-seconds (`120`) or an
+/// IMF-fixdate (`Wed, 21 Oct 2015 07:28:00 GMT`, RFC 9110 section 10.2.3);
+/// a date already past is a zero wait. `None` for anything else.
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return value.parse::<u64>().ok().map(Duration::from_secs);
+    }
+    let at = parse_imf_fixdate(value)?;
+    let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(Duration::from_secs(at.saturating_sub(now).max(0) as u64))
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` -> Unix seconds.
+fn parse_imf_fixdate(s: &str) -> Option<i64> {
+    let mut parts = s.split_ascii_whitespace();
+    let _weekday = parts.next()?.strip_suffix(',')?;
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT" || parts.next().is_some() || hms.next().is_some() {
+        return None;
+    }
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm), proleptic Gregorian.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + m * 60 + sec)
+}
+
 fn check_scheme(url: &str) -> Result<(), HttpError> {
     let scheme = url.split_once("://").map(|(s, _)| s);
     match scheme {
@@ -295,6 +372,47 @@ mod tests {
             let e = check_scheme(bad).unwrap_err();
             assert!(e.to_string().starts_with(bad), "{e}");
         }
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_400); // 2015-10-21 07:26:40 GMT
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::from_secs(80))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_imf_fixdate("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
+        assert_eq!(
+            parse_imf_fixdate("Tue, 29 Feb 2000 12:00:00 GMT"),
+            Some(951_825_600)
+        );
+        for bad in [
+            "",
+            "-5",
+            "1.5",
+            "soon",
+            "Wed, 21 Oct 2015 07:28:00 CET",
+            "21 Oct 2015",
+        ] {
+            assert_eq!(parse_retry_after(bad, now), None, "{bad}");
+        }
+        let e = HttpError::RateLimited {
+            url: "http://x/".into(),
+            retry_after: Some(Duration::from_secs(90)),
+        };
+        assert_eq!(
+            e.to_string(),
+            "http://x/: HTTP status 429 (rate limited, Retry-After 90 s)"
+        );
     }
 
     #[test]

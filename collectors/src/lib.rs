@@ -1,12 +1,15 @@
 //! Collectors for minetsdb.
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod config;
 pub mod duration;
 pub mod exposition;
 pub mod health;
 pub mod http;
+pub mod miner;
 pub mod nvml;
+pub mod pool;
 pub mod promconfig;
 pub mod schedule;
 pub mod scrape;

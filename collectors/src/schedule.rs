@@ -10,11 +10,75 @@
 //! and keeps a 5-minute pool job (4m45s) to one request per 5 cron minutes.
 //! A failed run counts as a run (a pool that is down is not hammered). A
 //! recorded run in the future (the clock was set back) is ignored.
+//!
+//! A source told to back off (a pool's HTTP 429 with `Retry-After`) appends
+//! `minetsdb_job_backoff_until_timestamp_seconds{job="<name>"}` = the end of
+//! the wait, in Unix seconds, with its collection. [`held_until`] reads it
+//! back, and `collect` (loop and `--once`) skips the job while it holds:
+//! the wait survives the end of a `collect --once` process. A wait is
+//! honoured for at most [`MAX_BACKOFF_MS`] (a day).
 
 use minetsdb::{Db, Labels, Matcher, Metadata, MetricType, Sample, METRIC_NAME_LABEL};
 
 /// The series that records each job's runs.
 pub const LAST_RUN_METRIC: &str = "minetsdb_job_last_run_timestamp_seconds";
+
+/// The series that records how long a job must wait (a pool's 429).
+pub const BACKOFF_METRIC: &str = "minetsdb_job_backoff_until_timestamp_seconds";
+
+/// The longest wait honoured: a day. A `Retry-After` of a week is more
+/// likely a misconfigured server than a plan.
+pub const MAX_BACKOFF_MS: i64 = 86_400_000;
+
+/// The sample that holds `job` until `until_ms`, recorded at `now_ms`.
+pub fn backoff_sample(job: &str, now_ms: i64, until_ms: i64) -> (Labels, Sample) {
+    let labels = Labels::new(BACKOFF_METRIC, &[("job", job)])
+        .or_else(|_| Labels::new(BACKOFF_METRIC, &[]))
+        .unwrap_or_default();
+    (labels, Sample::new(now_ms, until_ms as f64 / 1e3))
+}
+
+/// Metadata of [`BACKOFF_METRIC`].
+pub fn backoff_metadata() -> (String, Metadata) {
+    (
+        BACKOFF_METRIC.to_string(),
+        Metadata {
+            metric_type: MetricType::Gauge,
+            unit: "seconds".to_string(),
+            help: "Until when the job is held back (a pool's HTTP 429 Retry-After), Unix time."
+                .to_string(),
+        },
+    )
+}
+
+/// When the last back-off recorded for `job` (within [`MAX_BACKOFF_MS`]
+/// before `now_ms`) ends, if it ends after `now_ms`: the job is held until
+/// then. `None`: not held.
+pub fn held_until(db: &Db, job: &str, now_ms: i64) -> Result<Option<i64>, minetsdb::Error> {
+    let matchers = [
+        Matcher::equal(METRIC_NAME_LABEL, BACKOFF_METRIC),
+        Matcher::equal("job", job),
+    ];
+    let from = now_ms.saturating_sub(MAX_BACKOFF_MS);
+    let mut last: Option<Sample> = None;
+    for series in db.select(&matchers, from..=now_ms)? {
+        if let Some(s) = series?.samples.last() {
+            if last.is_none_or(|l| s.t >= l.t) {
+                last = Some(*s);
+            }
+        }
+    }
+    Ok(last.and_then(|s| {
+        let until = (s.v * 1e3).round();
+        let until = if until.is_finite() {
+            until as i64
+        } else {
+            return None;
+        };
+        let until = until.min(s.t.saturating_add(MAX_BACKOFF_MS));
+        (until > now_ms).then_some(until)
+    }))
+}
 
 /// The allowance under the interval: 5 % of it.
 pub fn tolerance_ms(interval_ms: i64) -> i64 {
@@ -104,5 +168,33 @@ mod tests {
         drop(db);
         let db = Db::open(&dir, minetsdb::Options::default()).unwrap();
         assert_eq!(last_run(&db, "node", t0 + 1_000, 60_000).unwrap(), Some(t0));
+    }
+
+    #[test]
+    fn backoff_round_trips_through_the_db() {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Db::open(tmp.path().join("db"), minetsdb::Options::default()).unwrap();
+        let t0 = 1_700_000_000_000;
+        assert_eq!(held_until(&db, "pool", t0).unwrap(), None);
+        db.append_labeled(&[backoff_sample("pool", t0, t0 + 120_000)])
+            .unwrap();
+        assert_eq!(held_until(&db, "pool", t0 + 1).unwrap(), Some(t0 + 120_000));
+        assert_eq!(held_until(&db, "other", t0 + 1).unwrap(), None);
+        assert_eq!(held_until(&db, "pool", t0 + 120_000).unwrap(), None);
+        // A later, shorter back-off replaces it.
+        db.append_labeled(&[backoff_sample("pool", t0 + 10_000, t0 + 20_000)])
+            .unwrap();
+        assert_eq!(held_until(&db, "pool", t0 + 30_000).unwrap(), None);
+        // Capped at a day from when it was recorded.
+        db.append_labeled(&[backoff_sample(
+            "pool",
+            t0 + 40_000,
+            t0 + 10 * MAX_BACKOFF_MS,
+        )])
+        .unwrap();
+        assert_eq!(
+            held_until(&db, "pool", t0 + 50_000).unwrap(),
+            Some(t0 + 40_000 + MAX_BACKOFF_MS)
+        );
     }
 }

@@ -128,7 +128,8 @@ impl std::fmt::Debug for Scheduled {
     }
 }
 
-/// Every source `config` names, in file order, then the GPUs when enabled.
+/// Every source `config` names: the scrape jobs, the pools and the miners,
+/// each in file order, then the GPUs when enabled.
 pub fn sources(config: &Config) -> Vec<Scheduled> {
     let mut out: Vec<Scheduled> = config
         .jobs
@@ -138,6 +139,24 @@ pub fn sources(config: &Config) -> Vec<Scheduled> {
             source: Box::new(crate::scrape::ScrapeJob::new(job.clone())),
         })
         .collect();
+    for pool in &config.pools {
+        out.push(Scheduled {
+            interval_ms: pool.interval_ms,
+            source: Box::new(crate::pool::PoolSource::new(
+                pool.clone(),
+                config.instance.clone(),
+            )),
+        });
+    }
+    for miner in &config.miners {
+        out.push(Scheduled {
+            interval_ms: miner.interval_ms,
+            source: Box::new(crate::miner::MinerSource::new(
+                miner.clone(),
+                config.instance.clone(),
+            )),
+        });
+    }
     if config.nvml.enabled {
         out.push(Scheduled {
             interval_ms: config.nvml.interval_ms,

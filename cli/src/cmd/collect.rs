@@ -14,6 +14,11 @@
 //! Every target of a due job is scraped; its samples, `up` included, are
 //! stored even when another target fails.
 //!
+//! A job told to back off (a pool's HTTP 429 with `Retry-After`) is
+//! skipped, in the loop and by `--once`, until the wait recorded in the
+//! database has passed (`schedule::held_until`); the 429 itself was one
+//! failure line naming the pool and the wait.
+//!
 //! The loop spreads the jobs over their intervals as Prometheus does: a job
 //! runs at the instants `t` with `t mod interval == offset`, its offset a
 //! stable hash (FNV-1a) of its name modulo the interval, so jobs of equal
@@ -225,12 +230,20 @@ fn last_run(db: &Db, s: &Scheduled, now: i64) -> anyhow::Result<Option<i64>> {
         .with_context(|| format!("reading the last run of job {name:?}"))
 }
 
+/// Whether `s` is held back at `now` by a back-off it recorded (a 429).
+fn held(db: &Db, s: &Scheduled, now: i64) -> anyhow::Result<bool> {
+    let name = s.source.name();
+    Ok(schedule::held_until(db, name, now)
+        .with_context(|| format!("reading the back-off of job {name:?}"))?
+        .is_some())
+}
+
 fn run_once(db: &Db, health: &HealthFile, loaded: &Loaded) -> anyhow::Result<ExitCode> {
     let now = crate::time::now_ms();
     let mut failed = false;
     for mut s in loaded.sources() {
         let last = last_run(db, &s, now)?;
-        if schedule::is_due(last, now, s.interval_ms) {
+        if schedule::is_due(last, now, s.interval_ms) && !held(db, &s, now)? {
             restore(db, &mut s, now)?;
             failed |= run_source(db, health, s.source.as_mut(), now)?.unwrap_or(false);
         }
@@ -339,6 +352,14 @@ fn job_loop(db: &Db, health: &HealthFile, mut s: Scheduled, stop: &mpsc::Receive
                 Err(mpsc::RecvTimeoutError::Timeout) => continue,
                 _ => return,
             }
+        }
+        match held(db, &s, now) {
+            Ok(true) => {
+                last = Some(now);
+                continue;
+            }
+            Ok(false) => {}
+            Err(e) => eprintln!("minetsdb: {e:#}"),
         }
         match run_source(db, health, s.source.as_mut(), now) {
             Ok(None) => return,
