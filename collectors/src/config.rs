@@ -6,6 +6,12 @@
 //! [nvml]
 //! enabled = true         # [default: true]
 //! interval = "1m"        # [default: 1m]
+//! fake = 0               # N > 0: N scripted GPUs instead of NVML (tests, benchmarks, a try without a GPU) [default: 0]
+//!
+//! [amd]                  # AMD cards through the amdgpu driver's sysfs files
+//! enabled = true         # [default: read them when /sys has amdgpu cards, silently skip otherwise]
+//! interval = "1m"        # [default: 1m]
+//! sysfs_root = "/sys"    # [default: /sys]
 //!
 //! [[job]]                # one per exporter, pool or miner page
 //! name = "node"          # the `job` label; unique
@@ -67,6 +73,8 @@ pub struct Config {
     pub instance: String,
     /// The GPUs, read through NVML.
     pub nvml: NvmlConfig,
+    /// The AMD GPUs, read through sysfs.
+    pub amd: AmdConfig,
     /// The scrape jobs, in file order.
     pub jobs: Vec<Job>,
     /// `[tariff]`, `[power]`, `[price]`: what `report` prices energy and coin with.
@@ -84,6 +92,27 @@ pub struct NvmlConfig {
     pub enabled: bool,
     /// How often, in milliseconds.
     pub interval_ms: i64,
+    /// When above 0, this many scripted GPUs
+    /// ([`FakeGpus::full`](crate::nvml::FakeGpus::full)) stand in for NVML:
+    /// for tests and benchmarks of the whole `collect` path, and to try
+    /// minetsdb on a machine without an NVIDIA card. Their series look real
+    /// (`uuid` `GPU-00000000-0000-0000-0000-00000000000N`), so never set it
+    /// on a rig whose database you keep.
+    pub fake_gpus: u32,
+}
+
+/// The `[amd]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmdConfig {
+    /// `Some(true)`: read the cards, and warn when there are none;
+    /// `Some(false)`: never; `None` (not in the file): read them when the
+    /// machine has amdgpu cards, and say nothing when it has none, so an
+    /// NVIDIA rig's cron mail stays empty.
+    pub enabled: Option<bool>,
+    /// How often, in milliseconds.
+    pub interval_ms: i64,
+    /// Where sysfs is mounted (a fake tree in tests).
+    pub sysfs_root: PathBuf,
 }
 
 /// One `[[job]]`: targets scraped together, at one interval.
@@ -213,6 +242,7 @@ pub enum ConfigError {
 struct RawConfig {
     instance: Option<Spanned<String>>,
     nvml: Option<RawNvml>,
+    amd: Option<RawAmd>,
     #[serde(default)]
     job: Vec<RawJob>,
     tariff: Option<Spanned<costs::RawTariff>>,
@@ -229,6 +259,15 @@ struct RawConfig {
 struct RawNvml {
     enabled: Option<bool>,
     interval: Option<Spanned<String>>,
+    fake: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAmd {
+    enabled: Option<bool>,
+    interval: Option<Spanned<String>>,
+    sysfs_root: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -302,10 +341,24 @@ impl Config {
             None => NvmlConfig {
                 enabled: true,
                 interval_ms: DEFAULT_INTERVAL_MS,
+                fake_gpus: 0,
             },
             Some(n) => NvmlConfig {
                 enabled: n.enabled.unwrap_or(true),
                 interval_ms: duration(&n.interval, "nvml.interval", DEFAULT_INTERVAL_MS)?,
+                fake_gpus: n.fake.unwrap_or(0),
+            },
+        };
+        let amd = match raw.amd {
+            None => AmdConfig {
+                enabled: None,
+                interval_ms: DEFAULT_INTERVAL_MS,
+                sysfs_root: PathBuf::from("/sys"),
+            },
+            Some(a) => AmdConfig {
+                enabled: a.enabled,
+                interval_ms: duration(&a.interval, "amd.interval", DEFAULT_INTERVAL_MS)?,
+                sysfs_root: a.sysfs_root.unwrap_or_else(|| PathBuf::from("/sys")),
             },
         };
         let mut jobs: Vec<Job> = Vec::with_capacity(raw.job.len());
@@ -317,9 +370,10 @@ impl Config {
                     "job.name: must not be empty".into(),
                 ));
             }
-            if name == "nvml" || jobs.iter().any(|o| o.name == name) {
-                let why = if name == "nvml" {
-                    "is the GPUs' own job name"
+            let builtin = name == crate::nvml::GPU_JOB || name == crate::amd::AMD_JOB;
+            if builtin || jobs.iter().any(|o| o.name == name) {
+                let why = if builtin {
+                    "is the name of a built-in job (nvml, amdgpu)"
                 } else {
                     "is used by another job"
                 };
@@ -473,6 +527,7 @@ impl Config {
         Ok(Config {
             instance,
             nvml,
+            amd,
             jobs,
             costs,
             pools,
@@ -548,7 +603,8 @@ targets = ["https://pool.example/api"]
             c.nvml,
             NvmlConfig {
                 enabled: false,
-                interval_ms: 30_000
+                interval_ms: 30_000,
+                fake_gpus: 0,
             }
         );
         assert_eq!(c.jobs.len(), 2);
@@ -565,6 +621,29 @@ targets = ["https://pool.example/api"]
         );
         assert_eq!(c.jobs[1].interval_ms, 300_000);
         assert_eq!(c.jobs[1].timeout_ms, 20_000);
+    }
+
+    #[test]
+    fn fake_gpus_and_amd() {
+        let c = parse("[nvml]\nfake = 8\n[amd]\nenabled = true\ninterval = \"10s\"\nsysfs_root = \"/tmp/sys\"\n").unwrap();
+        assert_eq!(c.nvml.fake_gpus, 8);
+        assert_eq!(
+            c.amd,
+            AmdConfig {
+                enabled: Some(true),
+                interval_ms: 10_000,
+                sysfs_root: PathBuf::from("/tmp/sys"),
+            }
+        );
+        let d = parse("").unwrap();
+        assert_eq!(d.nvml.fake_gpus, 0);
+        assert_eq!(d.amd.enabled, None);
+        assert_eq!(d.amd.sysfs_root, PathBuf::from("/sys"));
+        assert!(err("[amd]\nenable = true\n").contains(":2:1: "));
+        assert!(err("[nvml]\nfake = -1\n").contains(":2:8: "));
+        assert!(
+            err("[[job]]\nname = \"amdgpu\"\ntargets = [\"http://x\"]\n").contains("built-in job")
+        );
     }
 
     #[test]

@@ -129,7 +129,9 @@ impl std::fmt::Debug for Scheduled {
 }
 
 /// Every source `config` names: the scrape jobs, the pools and the miners,
-/// each in file order, then the GPUs when enabled.
+/// each in file order, then the NVIDIA GPUs when enabled (scripted ones
+/// when `[nvml] fake` is set), then the AMD GPUs when enabled, or, with
+/// `[amd]` not in the file, when the machine has amdgpu cards.
 pub fn sources(config: &Config) -> Vec<Scheduled> {
     let mut out: Vec<Scheduled> = config
         .jobs
@@ -157,12 +159,41 @@ pub fn sources(config: &Config) -> Vec<Scheduled> {
             )),
         });
     }
-    if config.nvml.enabled {
+    if config.nvml.enabled && config.nvml.fake_gpus > 0 {
+        let n = config.nvml.fake_gpus;
+        out.push(Scheduled {
+            interval_ms: config.nvml.interval_ms,
+            source: Box::new(crate::nvml::GpuJob::new(
+                config.instance.clone(),
+                move || {
+                    Ok(crate::nvml::FakeGpus::new(
+                        (0..n).map(|i| Ok(crate::nvml::FakeGpus::full(i))).collect(),
+                    ))
+                },
+            )),
+        });
+    } else if config.nvml.enabled {
         out.push(Scheduled {
             interval_ms: config.nvml.interval_ms,
             source: Box::new(crate::nvml::GpuJob::new(
                 config.instance.clone(),
                 crate::nvml::NvmlSource::new,
+            )),
+        });
+    }
+    let amd = &config.amd;
+    let amd_wanted = match amd.enabled {
+        Some(on) => on,
+        // Not configured: only where there is something to read, so that
+        // rigs without AMD cards get no warning line per run.
+        None => crate::amd::cards(&amd.sysfs_root).is_ok_and(|c| !c.is_empty()),
+    };
+    if amd_wanted {
+        out.push(Scheduled {
+            interval_ms: amd.interval_ms,
+            source: Box::new(crate::amd::AmdJob::new(
+                config.instance.clone(),
+                amd.sysfs_root.clone(),
             )),
         });
     }

@@ -65,15 +65,36 @@ impl FakeGpus {
             temperature_c: Some(61),
             power_mw: Some(231_470),
             enforced_power_limit_mw: Some(240_000),
+            power_limit_mw: Some(240_000),
+            default_power_limit_mw: Some(320_000),
+            min_power_limit_mw: Some(100_000),
+            max_power_limit_mw: Some(370_000),
             fan_speed_pct: Some(67),
             graphics_clock_mhz: Some(1_440),
             memory_clock_mhz: Some(9_501),
+            sm_clock_mhz: Some(1_440),
+            // Held by the software power cap (0x4), as a power-limited
+            // mining card is; every reason of the table is supported.
+            clock_event_reasons: Some(0x4),
+            clock_event_reasons_supported: Some(0x1ff),
+            // A riser: PCIe gen 1 x1 in a gen 4 x16 card.
+            pcie_link_gen_current: Some(1),
+            pcie_link_gen_max: Some(4),
+            pcie_link_width_current: Some(1),
+            pcie_link_width_max: Some(16),
             utilization_gpu_pct: Some(100),
             utilization_memory_pct: Some(93),
             memory_used_bytes: Some(5_473 * 1024 * 1024),
             memory_total_bytes: Some(10_240 * 1024 * 1024),
             pstate: Some(2),
             energy_mj: Some(123_456_789_012),
+            // GeForce cards have no ECC; the fake plays a card that has,
+            // so that every field of the reading is exercised.
+            ecc_mode_current: Some(true),
+            ecc_errors_corrected_volatile: Some(3),
+            ecc_errors_corrected_aggregate: Some(17),
+            ecc_errors_uncorrected_volatile: Some(0),
+            ecc_errors_uncorrected_aggregate: Some(1),
         }
     }
 

@@ -29,7 +29,7 @@ mod real;
 #[cfg(test)]
 mod tests;
 
-pub use convert::{collect, samples, Collected};
+pub use convert::{collect, samples, Collected, NVML_METRICS};
 pub use fake::FakeGpus;
 pub use job::{GpuJob, GPU_JOB};
 pub use real::NvmlSource;
@@ -57,14 +57,37 @@ pub struct GpuReading {
     pub temperature_c: Option<u32>,
     /// Power draw, mW.
     pub power_mw: Option<u32>,
-    /// Enforced power limit, mW.
+    /// Enforced power limit, mW: the lowest of every limit in force.
     pub enforced_power_limit_mw: Option<u32>,
+    /// Power management limit set on the card (`nvidia-smi -pl`), mW.
+    pub power_limit_mw: Option<u32>,
+    /// Power management limit the card boots with, mW.
+    pub default_power_limit_mw: Option<u32>,
+    /// Lowest power management limit the card accepts, mW.
+    pub min_power_limit_mw: Option<u32>,
+    /// Highest power management limit the card accepts, mW.
+    pub max_power_limit_mw: Option<u32>,
     /// Fan 0 speed, percent of maximum (NVML may report over 100).
     pub fan_speed_pct: Option<u32>,
     /// Current graphics clock, MHz.
     pub graphics_clock_mhz: Option<u32>,
     /// Current memory clock, MHz.
     pub memory_clock_mhz: Option<u32>,
+    /// Current SM (streaming multiprocessor) clock, MHz.
+    pub sm_clock_mhz: Option<u32>,
+    /// Reasons the clocks are held down now (NVML's clocks event /
+    /// throttle reasons bitmask, `nvmlClocksEventReason*`).
+    pub clock_event_reasons: Option<u64>,
+    /// The reasons this card can report, same bitmask.
+    pub clock_event_reasons_supported: Option<u64>,
+    /// Current PCIe link generation.
+    pub pcie_link_gen_current: Option<u32>,
+    /// Highest PCIe link generation of the card and the slot it sits in.
+    pub pcie_link_gen_max: Option<u32>,
+    /// Current PCIe link width, lanes (mining risers: 1).
+    pub pcie_link_width_current: Option<u32>,
+    /// Widest PCIe link of the card and the slot, lanes.
+    pub pcie_link_width_max: Option<u32>,
     /// GPU utilization over the last sample period, percent.
     pub utilization_gpu_pct: Option<u32>,
     /// Memory controller utilization over the last sample period, percent.
@@ -77,6 +100,16 @@ pub struct GpuReading {
     pub pstate: Option<u8>,
     /// Energy used since the driver was loaded, mJ (Volta and later).
     pub energy_mj: Option<u64>,
+    /// Whether ECC is on now; `None` on cards without ECC (GeForce).
+    pub ecc_mode_current: Option<bool>,
+    /// Corrected ECC errors since the driver was loaded.
+    pub ecc_errors_corrected_volatile: Option<u64>,
+    /// Corrected ECC errors over the card's life.
+    pub ecc_errors_corrected_aggregate: Option<u64>,
+    /// Uncorrected ECC errors since the driver was loaded.
+    pub ecc_errors_uncorrected_volatile: Option<u64>,
+    /// Uncorrected ECC errors over the card's life.
+    pub ecc_errors_uncorrected_aggregate: Option<u64>,
 }
 
 /// What went wrong reading GPUs.

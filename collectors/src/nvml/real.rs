@@ -6,7 +6,9 @@
 
 use std::ffi::OsStr;
 
-use nvml_wrapper::enum_wrappers::device::{Clock, PerformanceState, TemperatureSensor};
+use nvml_wrapper::enum_wrappers::device::{
+    Clock, EccCounter, MemoryError, PerformanceState, TemperatureSensor,
+};
 use nvml_wrapper::error::NvmlError as Raw;
 use nvml_wrapper::{Device, Nvml};
 
@@ -76,6 +78,20 @@ impl NvmlSource {
         let field = |what: &'static str| err(what, &uuid);
         let utilization = optional(d.utilization_rates()).map_err(field("utilization"))?;
         let memory = optional(d.memory_info()).map_err(field("memory info"))?;
+        let constraints = optional(d.power_management_limit_constraints())
+            .map_err(field("power limit constraints"))?;
+        let ecc = optional(d.is_ecc_enabled()).map_err(field("ECC mode"))?;
+        // NVML counts ECC errors only while ECC is on; asked otherwise it
+        // fails, which would fail the whole reading of a card that merely
+        // has ECC switched off.
+        let ecc_on = ecc.as_ref().is_some_and(|e| e.currently_enabled);
+        let ecc_count = |kind: MemoryError, counter: EccCounter, what: &'static str| {
+            if ecc_on {
+                optional(d.total_ecc_errors(kind, counter)).map_err(field(what))
+            } else {
+                Ok(None)
+            }
+        };
         Ok(GpuReading {
             index,
             name,
@@ -89,11 +105,34 @@ impl NvmlSource {
             power_mw: optional(d.power_usage()).map_err(field("power usage"))?,
             enforced_power_limit_mw: optional(d.enforced_power_limit())
                 .map_err(field("enforced power limit"))?,
+            power_limit_mw: optional(d.power_management_limit())
+                .map_err(field("power management limit"))?,
+            default_power_limit_mw: optional(d.power_management_limit_default())
+                .map_err(field("default power limit"))?,
+            min_power_limit_mw: constraints.as_ref().map(|c| c.min_limit),
+            max_power_limit_mw: constraints.map(|c| c.max_limit),
             fan_speed_pct: fan_speed(&d).map_err(field("fan speed"))?,
             graphics_clock_mhz: optional(d.clock_info(Clock::Graphics))
                 .map_err(field("graphics clock"))?,
             memory_clock_mhz: optional(d.clock_info(Clock::Memory))
                 .map_err(field("memory clock"))?,
+            sm_clock_mhz: optional(d.clock_info(Clock::SM)).map_err(field("SM clock"))?,
+            // Bits the wrapper does not know (reasons newer than it) are
+            // dropped rather than failing the reading.
+            clock_event_reasons: optional(d.current_throttle_reasons())
+                .map_err(field("clock event reasons"))?
+                .map(|r| r.bits()),
+            clock_event_reasons_supported: optional(d.supported_throttle_reasons())
+                .map_err(field("supported clock event reasons"))?
+                .map(|r| r.bits()),
+            pcie_link_gen_current: optional(d.current_pcie_link_gen())
+                .map_err(field("PCIe link generation"))?,
+            pcie_link_gen_max: optional(d.max_pcie_link_gen())
+                .map_err(field("max PCIe link generation"))?,
+            pcie_link_width_current: optional(d.current_pcie_link_width())
+                .map_err(field("PCIe link width"))?,
+            pcie_link_width_max: optional(d.max_pcie_link_width())
+                .map_err(field("max PCIe link width"))?,
             utilization_gpu_pct: utilization.as_ref().map(|u| u.gpu),
             utilization_memory_pct: utilization.map(|u| u.memory),
             memory_used_bytes: memory.as_ref().map(|m| m.used),
@@ -102,6 +141,27 @@ impl NvmlSource {
                 .map_err(field("performance state"))?
                 .and_then(pstate),
             energy_mj: optional(d.total_energy_consumption()).map_err(field("total energy"))?,
+            ecc_mode_current: ecc.map(|e| e.currently_enabled),
+            ecc_errors_corrected_volatile: ecc_count(
+                MemoryError::Corrected,
+                EccCounter::Volatile,
+                "volatile corrected ECC errors",
+            )?,
+            ecc_errors_corrected_aggregate: ecc_count(
+                MemoryError::Corrected,
+                EccCounter::Aggregate,
+                "aggregate corrected ECC errors",
+            )?,
+            ecc_errors_uncorrected_volatile: ecc_count(
+                MemoryError::Uncorrected,
+                EccCounter::Volatile,
+                "volatile uncorrected ECC errors",
+            )?,
+            ecc_errors_uncorrected_aggregate: ecc_count(
+                MemoryError::Uncorrected,
+                EccCounter::Aggregate,
+                "aggregate uncorrected ECC errors",
+            )?,
             uuid: uuid.unwrap_or_default(),
         })
     }

@@ -4,9 +4,37 @@ use minetsdb::Labels;
 use nvml_wrapper::enum_wrappers::device::PerformanceState;
 use nvml_wrapper::error::NvmlError as Raw;
 
+use super::convert::CLOCK_EVENT_REASONS;
 use super::real::{optional, pstate, unavailable};
 use super::*;
 use crate::sim::{Rig, RigConfig, GPU_METRICS};
+
+/// Samples of a fully supported reading: the simulator's 13 NVML series
+/// and the 24 NVML-only ones.
+const FULL: usize = 13 + NVML_METRICS.len();
+
+/// Every series name of a full reading, in order.
+fn full_names() -> Vec<String> {
+    GPU_METRICS[..13]
+        .iter()
+        .chain(NVML_METRICS.iter())
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn names(r: &GpuReading) -> Vec<String> {
+    samples(r, "rig1")
+        .iter()
+        .map(|(l, _)| l.metric_name().to_string())
+        .collect()
+}
+
+fn value(r: &GpuReading, metric: &str) -> Option<f64> {
+    samples(r, "rig1")
+        .into_iter()
+        .find(|(l, _)| l.metric_name() == metric)
+        .map(|(_, v)| v)
+}
 
 fn parse(s: &str) -> f64 {
     s.parse().unwrap()
@@ -36,7 +64,7 @@ fn base(metric: &str) -> Vec<(String, String)> {
 #[test]
 fn conversion_table() {
     let got = samples(&FakeGpus::full(0), "rig1");
-    let want: [(&str, f64); 13] = [
+    let want: [(&str, f64); FULL] = [
         ("nvidia_smi_gpu_info", 1.0),
         ("nvidia_smi_temperature_gpu", 61.0),
         ("nvidia_smi_fan_speed_ratio", parse("0.67")),
@@ -56,6 +84,36 @@ fn conversion_table() {
         ("nvidia_smi_memory_total_bytes", parse("10737418240")),
         ("nvidia_smi_pstate", 2.0),
         ("gpu_energy_joules_total", parse("123456789.012")),
+        ("nvidia_smi_power_limit_watts", 240.0),
+        ("nvidia_smi_power_default_limit_watts", 320.0),
+        ("nvidia_smi_power_min_limit_watts", 100.0),
+        ("nvidia_smi_power_max_limit_watts", 370.0),
+        ("nvidia_smi_clocks_current_sm_clock_hz", parse("1440000000")),
+        ("nvidia_smi_clocks_event_reasons_active", 4.0),
+        ("nvidia_smi_clocks_event_reasons_supported", 511.0),
+        ("nvidia_smi_clocks_event_reasons_gpu_idle", 0.0),
+        (
+            "nvidia_smi_clocks_event_reasons_applications_clocks_setting",
+            0.0,
+        ),
+        ("nvidia_smi_clocks_event_reasons_sw_power_cap", 1.0),
+        ("nvidia_smi_clocks_event_reasons_hw_slowdown", 0.0),
+        ("nvidia_smi_clocks_event_reasons_sync_boost", 0.0),
+        ("nvidia_smi_clocks_event_reasons_sw_thermal_slowdown", 0.0),
+        ("nvidia_smi_clocks_event_reasons_hw_thermal_slowdown", 0.0),
+        (
+            "nvidia_smi_clocks_event_reasons_hw_power_brake_slowdown",
+            0.0,
+        ),
+        ("nvidia_smi_pcie_link_gen_current", 1.0),
+        ("nvidia_smi_pcie_link_gen_max", 4.0),
+        ("nvidia_smi_pcie_link_width_current", 1.0),
+        ("nvidia_smi_pcie_link_width_max", 16.0),
+        ("nvidia_smi_ecc_mode_current", 1.0),
+        ("nvidia_smi_ecc_errors_corrected_volatile_total", 3.0),
+        ("nvidia_smi_ecc_errors_corrected_aggregate_total", 17.0),
+        ("nvidia_smi_ecc_errors_uncorrected_volatile_total", 0.0),
+        ("nvidia_smi_ecc_errors_uncorrected_aggregate_total", 1.0),
     ];
     assert_eq!(got.len(), want.len());
     for ((labels, v), (metric, w)) in got.iter().zip(want) {
@@ -64,6 +122,7 @@ fn conversion_table() {
         let mut expect = base(metric);
         if metric == "nvidia_smi_gpu_info" {
             expect.extend([
+                ("index".into(), "0".into()),
                 ("driver_version".into(), "535.129.03".into()),
                 ("pci_bus_id".into(), "00000000:01:00.0".into()),
                 ("vbios_version".into(), "94.02.42.00.A9".into()),
@@ -111,37 +170,219 @@ fn missing_fields_yield_no_sample() {
     assert_eq!(got.len(), 1);
     assert_eq!(
         got[0].0.to_string(),
-        r#"nvidia_smi_gpu_info{instance="rig1", name="NVIDIA GRID K520", uuid="GPU-00000000-0000-0000-0000-000000000001"}"#
+        r#"nvidia_smi_gpu_info{index="1", instance="rig1", name="NVIDIA GRID K520", uuid="GPU-00000000-0000-0000-0000-000000000001"}"#
     );
     assert_eq!(got[0].1, 1.0);
 
-    // Each field alone yields exactly its own sample.
-    let full = FakeGpus::full(0);
-    let fields: [fn(&mut GpuReading); 12] = [
-        |r| r.temperature_c = None,
-        |r| r.fan_speed_pct = None,
-        |r| r.power_mw = None,
-        |r| r.enforced_power_limit_mw = None,
-        |r| r.graphics_clock_mhz = None,
-        |r| r.memory_clock_mhz = None,
-        |r| r.utilization_gpu_pct = None,
-        |r| r.utilization_memory_pct = None,
-        |r| r.memory_used_bytes = None,
-        |r| r.memory_total_bytes = None,
-        |r| r.pstate = None,
-        |r| r.energy_mj = None,
+    // Each field alone removes exactly its own series.
+    type Clear = fn(&mut GpuReading);
+    let fields: [(Clear, &[&str]); 31] = [
+        (|r| r.temperature_c = None, &["nvidia_smi_temperature_gpu"]),
+        (|r| r.fan_speed_pct = None, &["nvidia_smi_fan_speed_ratio"]),
+        (|r| r.power_mw = None, &["nvidia_smi_power_draw_watts"]),
+        (
+            |r| r.enforced_power_limit_mw = None,
+            &["nvidia_smi_enforced_power_limit_watts"],
+        ),
+        (
+            |r| r.graphics_clock_mhz = None,
+            &["nvidia_smi_clocks_current_graphics_clock_hz"],
+        ),
+        (
+            |r| r.memory_clock_mhz = None,
+            &["nvidia_smi_clocks_current_memory_clock_hz"],
+        ),
+        (
+            |r| r.utilization_gpu_pct = None,
+            &["nvidia_smi_utilization_gpu_ratio"],
+        ),
+        (
+            |r| r.utilization_memory_pct = None,
+            &["nvidia_smi_utilization_memory_ratio"],
+        ),
+        (
+            |r| r.memory_used_bytes = None,
+            &["nvidia_smi_memory_used_bytes"],
+        ),
+        (
+            |r| r.memory_total_bytes = None,
+            &["nvidia_smi_memory_total_bytes"],
+        ),
+        (|r| r.pstate = None, &["nvidia_smi_pstate"]),
+        (|r| r.energy_mj = None, &["gpu_energy_joules_total"]),
+        (
+            |r| r.power_limit_mw = None,
+            &["nvidia_smi_power_limit_watts"],
+        ),
+        (
+            |r| r.default_power_limit_mw = None,
+            &["nvidia_smi_power_default_limit_watts"],
+        ),
+        (
+            |r| r.min_power_limit_mw = None,
+            &["nvidia_smi_power_min_limit_watts"],
+        ),
+        (
+            |r| r.max_power_limit_mw = None,
+            &["nvidia_smi_power_max_limit_watts"],
+        ),
+        (
+            |r| r.sm_clock_mhz = None,
+            &["nvidia_smi_clocks_current_sm_clock_hz"],
+        ),
+        // No active mask: no reason can be told, so no reason series.
+        (
+            |r| r.clock_event_reasons = None,
+            &[
+                "nvidia_smi_clocks_event_reasons_active",
+                "nvidia_smi_clocks_event_reasons_gpu_idle",
+                "nvidia_smi_clocks_event_reasons_applications_clocks_setting",
+                "nvidia_smi_clocks_event_reasons_sw_power_cap",
+                "nvidia_smi_clocks_event_reasons_hw_slowdown",
+                "nvidia_smi_clocks_event_reasons_sync_boost",
+                "nvidia_smi_clocks_event_reasons_sw_thermal_slowdown",
+                "nvidia_smi_clocks_event_reasons_hw_thermal_slowdown",
+                "nvidia_smi_clocks_event_reasons_hw_power_brake_slowdown",
+            ],
+        ),
+        // Supported set unknown: every reason is still told.
+        (
+            |r| r.clock_event_reasons_supported = None,
+            &["nvidia_smi_clocks_event_reasons_supported"],
+        ),
+        // Only the reasons outside the supported set go.
+        (
+            |r| r.clock_event_reasons_supported = Some(0x1ff & !0x01 & !0x80),
+            &[
+                "nvidia_smi_clocks_event_reasons_gpu_idle",
+                "nvidia_smi_clocks_event_reasons_hw_power_brake_slowdown",
+            ],
+        ),
+        (
+            |r| r.pcie_link_gen_current = None,
+            &["nvidia_smi_pcie_link_gen_current"],
+        ),
+        (
+            |r| r.pcie_link_gen_max = None,
+            &["nvidia_smi_pcie_link_gen_max"],
+        ),
+        (
+            |r| r.pcie_link_width_current = None,
+            &["nvidia_smi_pcie_link_width_current"],
+        ),
+        (
+            |r| r.pcie_link_width_max = None,
+            &["nvidia_smi_pcie_link_width_max"],
+        ),
+        (
+            |r| r.ecc_mode_current = None,
+            &["nvidia_smi_ecc_mode_current"],
+        ),
+        (
+            |r| r.ecc_errors_corrected_volatile = None,
+            &["nvidia_smi_ecc_errors_corrected_volatile_total"],
+        ),
+        (
+            |r| r.ecc_errors_corrected_aggregate = None,
+            &["nvidia_smi_ecc_errors_corrected_aggregate_total"],
+        ),
+        (
+            |r| r.ecc_errors_uncorrected_volatile = None,
+            &["nvidia_smi_ecc_errors_uncorrected_volatile_total"],
+        ),
+        (
+            |r| r.ecc_errors_uncorrected_aggregate = None,
+            &["nvidia_smi_ecc_errors_uncorrected_aggregate_total"],
+        ),
+        // A GeForce card: ECC not supported at all, no ECC series.
+        (
+            |r| {
+                r.ecc_mode_current = None;
+                r.ecc_errors_corrected_volatile = None;
+                r.ecc_errors_corrected_aggregate = None;
+                r.ecc_errors_uncorrected_volatile = None;
+                r.ecc_errors_uncorrected_aggregate = None;
+            },
+            &[
+                "nvidia_smi_ecc_mode_current",
+                "nvidia_smi_ecc_errors_corrected_volatile_total",
+                "nvidia_smi_ecc_errors_corrected_aggregate_total",
+                "nvidia_smi_ecc_errors_uncorrected_volatile_total",
+                "nvidia_smi_ecc_errors_uncorrected_aggregate_total",
+            ],
+        ),
+        // ECC present but off: the mode says 0, no counts.
+        (
+            |r| {
+                r.ecc_mode_current = Some(false);
+                r.ecc_errors_corrected_volatile = None;
+                r.ecc_errors_corrected_aggregate = None;
+                r.ecc_errors_uncorrected_volatile = None;
+                r.ecc_errors_uncorrected_aggregate = None;
+            },
+            &[
+                "nvidia_smi_ecc_errors_corrected_volatile_total",
+                "nvidia_smi_ecc_errors_corrected_aggregate_total",
+                "nvidia_smi_ecc_errors_uncorrected_volatile_total",
+                "nvidia_smi_ecc_errors_uncorrected_aggregate_total",
+            ],
+        ),
     ];
-    for (i, clear) in fields.iter().enumerate() {
+    let full = FakeGpus::full(0);
+    assert_eq!(names(&full), full_names());
+    for (clear, gone) in fields {
         let mut r = full.clone();
         clear(&mut r);
-        let names: Vec<_> = samples(&r, "rig1")
-            .iter()
-            .map(|(l, _)| l.metric_name().to_string())
-            .collect();
-        let mut want: Vec<_> = GPU_METRICS[..13].iter().map(|s| s.to_string()).collect();
-        want.remove(i + 1);
-        assert_eq!(names, want);
+        let mut want = full_names();
+        want.retain(|n| !gone.contains(&n.as_str()));
+        assert_eq!(names(&r), want, "without {gone:?}");
     }
+}
+
+/// Each reason bit lights its own series and only it; bits of the mask
+/// outside the table (display clock, reasons newer than the table) show in
+/// `_active` alone.
+#[test]
+fn clock_event_reasons_map_bit_by_bit() {
+    let reason_names: Vec<&str> = CLOCK_EVENT_REASONS.iter().map(|(_, n)| *n).collect();
+    assert_eq!(reason_names, NVML_METRICS[7..15]);
+    for (bit, name) in CLOCK_EVENT_REASONS {
+        let r = GpuReading {
+            clock_event_reasons: Some(bit),
+            ..FakeGpus::full(0)
+        };
+        for (_, other) in CLOCK_EVENT_REASONS {
+            let want = if other == name { 1.0 } else { 0.0 };
+            assert_eq!(value(&r, other), Some(want), "bit {bit:#x}: {other}");
+        }
+    }
+    let r = GpuReading {
+        clock_event_reasons: Some(0x100 | 0x40),
+        ..FakeGpus::full(0)
+    };
+    assert_eq!(
+        value(&r, "nvidia_smi_clocks_event_reasons_active"),
+        Some(320.0)
+    );
+    let lit: Vec<&str> = CLOCK_EVENT_REASONS
+        .iter()
+        .filter(|(_, n)| value(&r, n) == Some(1.0))
+        .map(|(_, n)| *n)
+        .collect();
+    assert_eq!(lit, ["nvidia_smi_clocks_event_reasons_hw_thermal_slowdown"]);
+}
+
+/// Every series a reading can give has a type and help, and only those.
+#[test]
+fn every_series_has_metadata() {
+    let md: Vec<String> = job::metadata().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(md, full_names());
+    let md = job::metadata();
+    let ecc = md
+        .iter()
+        .find(|(n, _)| n == "nvidia_smi_ecc_errors_corrected_volatile_total")
+        .unwrap();
+    assert_eq!(ecc.1.metric_type, minetsdb::MetricType::Counter);
 }
 
 /// The fake rig's third GPU fails; the first two are still read and the
@@ -149,7 +390,7 @@ fn missing_fields_yield_no_sample() {
 #[test]
 fn erroring_device_does_not_stop_the_others() {
     let got = collect(&FakeGpus::rig(), "rig1").unwrap();
-    assert_eq!(got.samples.len(), 13 + 1);
+    assert_eq!(got.samples.len(), FULL + 1);
     let uuids: BTreeSet<_> = got
         .samples
         .iter()
@@ -174,7 +415,7 @@ fn erroring_device_does_not_stop_the_others() {
         Ok(FakeGpus::full(1)),
     ]);
     let got = collect(&src, "rig1").unwrap();
-    assert_eq!(got.samples.len(), 13);
+    assert_eq!(got.samples.len(), FULL);
     assert_eq!(got.errors[0].to_string(), "GPU 0: reading uuid: Unknown");
 }
 
@@ -199,7 +440,7 @@ fn fake_plays_its_script_then_repeats_the_last_scrape() {
         }),
         Ok(vec![Ok(FakeGpus::bare(0))]),
     ]);
-    assert_eq!(collect(&src, "r").unwrap().samples.len(), 13);
+    assert_eq!(collect(&src, "r").unwrap().samples.len(), FULL);
     assert!(collect(&src, "r").is_err());
     assert_eq!(collect(&src, "r").unwrap().samples.len(), 1);
     assert_eq!(collect(&src, "r").unwrap().samples.len(), 1);
@@ -227,9 +468,14 @@ fn names_and_labels_match_the_simulator() {
         pci_bus_id: Some(get("pci_bus_id")),
         ..FakeGpus::full(0)
     };
+    let index: u32 = get("index").parse().unwrap();
+    let reading = GpuReading { index, ..reading };
+    // The NVML-only series come after the simulator's; the shared ones
+    // must be identical, info series and its index label included.
     let ours: Vec<Labels> = samples(&reading, &get("instance"))
         .into_iter()
         .map(|(l, _)| l)
+        .filter(|l| GPU_METRICS.contains(&l.metric_name()))
         .collect();
     let sims: Vec<Labels> = rig
         .series()

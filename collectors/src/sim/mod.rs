@@ -320,6 +320,7 @@ impl Rig {
             );
             series.extend(series::gpu_series(&series::GpuIdentity {
                 instance: &cfg.rig,
+                index: u32::try_from(i).unwrap_or(u32::MAX),
                 uuid: &gpu.uuid,
                 name: model.name,
                 miner: &cfg.miner,

@@ -69,6 +69,8 @@ pub(crate) const PRICE: usize = 5;
 /// What the label sets of one GPU are made of.
 pub(crate) struct GpuIdentity<'a> {
     pub instance: &'a str,
+    /// NVML's index: position in PCI bus order, as NVML numbers devices.
+    pub index: u32,
     pub uuid: &'a str,
     pub name: &'a str,
     pub miner: &'a str,
@@ -86,6 +88,7 @@ fn labels(name: &str, pairs: &[(&str, &str)]) -> Labels {
 /// The label sets of one GPU's series, in `GPU_METRICS` order.
 pub(crate) fn gpu_series(g: &GpuIdentity<'_>) -> Vec<Labels> {
     let base = [("instance", g.instance), ("uuid", g.uuid), ("name", g.name)];
+    let index = g.index.to_string();
     GPU_METRICS
         .iter()
         .enumerate()
@@ -93,6 +96,8 @@ pub(crate) fn gpu_series(g: &GpuIdentity<'_>) -> Vec<Labels> {
             if i == INFO {
                 let mut l = base.to_vec();
                 l.extend([
+                    // On the info series only, as nvidia_gpu_exporter has it.
+                    ("index", index.as_str()),
                     ("driver_version", g.driver_version),
                     ("vbios_version", g.vbios_version),
                     ("pci_bus_id", g.pci_bus_id),
