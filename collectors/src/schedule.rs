@@ -118,10 +118,22 @@ pub fn last_run(
 
 /// Records that `job` ran, starting at `now_ms`.
 pub fn record_run(db: &Db, job: &str, now_ms: i64) -> Result<(), minetsdb::Error> {
+    db.append_labeled(&[run_sample(job, now_ms)?])?;
+    let (name, md) = run_metadata();
+    db.set_metadata(&name, md)
+}
+
+/// The sample [`record_run`] appends, for callers that append it in a
+/// batch of their own.
+pub fn run_sample(job: &str, now_ms: i64) -> Result<(Labels, Sample), minetsdb::Error> {
     let labels = Labels::new(LAST_RUN_METRIC, &[("job", job)])?;
-    db.append_labeled(&[(labels, Sample::new(now_ms, now_ms as f64 / 1e3))])?;
-    db.set_metadata(
-        LAST_RUN_METRIC,
+    Ok((labels, Sample::new(now_ms, now_ms as f64 / 1e3)))
+}
+
+/// The metadata of the run-state series.
+pub fn run_metadata() -> (String, Metadata) {
+    (
+        LAST_RUN_METRIC.to_string(),
         Metadata {
             metric_type: MetricType::Gauge,
             unit: "seconds".to_string(),

@@ -72,11 +72,14 @@ pub(crate) fn store(
     metadata: &[(String, Metadata)],
 ) -> Result<minetsdb::AppendReport, minetsdb::Error> {
     let rep = db.append_labeled(samples)?;
-    for (name, md) in metadata {
-        if minetsdb::check_metric_name(name).is_ok() {
-            db.set_metadata(name, md.clone())?;
-        }
-    }
+    let valid: Vec<(String, Metadata)> = metadata
+        .iter()
+        .filter(|(name, _)| minetsdb::check_metric_name(name).is_ok())
+        .cloned()
+        .collect();
+    // One registry sync for all of them: a first scrape of a
+    // node_exporter page exposes hundreds of families.
+    db.set_metadata_many(&valid)?;
     Ok(rep)
 }
 

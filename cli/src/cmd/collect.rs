@@ -238,14 +238,65 @@ fn held(db: &Db, s: &Scheduled, now: i64) -> anyhow::Result<bool> {
         .is_some())
 }
 
+/// `--once`: every due source is read at the same time (one thread each,
+/// so a slow target delays the run by its own timeout only), then
+/// everything is stored as one batch with the runs' records: one WAL sync
+/// and one registry sync per run, whatever the number of sources.
 fn run_once(db: &Db, health: &HealthFile, loaded: &Loaded) -> anyhow::Result<ExitCode> {
     let now = crate::time::now_ms();
-    let mut failed = false;
+    let mut due = Vec::new();
     for mut s in loaded.sources() {
         let last = last_run(db, &s, now)?;
         if schedule::is_due(last, now, s.interval_ms) && !held(db, &s, now)? {
             restore(db, &mut s, now)?;
-            failed |= run_source(db, health, s.source.as_mut(), now)?.unwrap_or(false);
+            due.push(s);
+        }
+    }
+    let got: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = due
+            .iter_mut()
+            .map(|s| {
+                let src = s.source.as_mut();
+                scope.spawn(move || (src.name().to_string(), src.collect(now)))
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut batch = minetsdb_collectors::source::Collection::default();
+    let mut failed = false;
+    let mut ran = Vec::new();
+    for (name, res) in got {
+        let c = match res {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("minetsdb: warning: {e}");
+                continue;
+            }
+        };
+        for w in &c.warnings {
+            eprintln!("minetsdb: job {name:?}: {w}");
+        }
+        for f in &c.failures {
+            eprintln!("minetsdb: job {name:?}: {f}");
+        }
+        failed |= !c.failures.is_empty();
+        batch.samples.push(
+            schedule::run_sample(&name, now)
+                .with_context(|| format!("recording the run of job {name:?}"))?,
+        );
+        ran.push((name, c.targets.clone()));
+        batch.extend(c);
+    }
+    if ran.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    batch.metadata.push(schedule::run_metadata());
+    batch.store(db).context("storing the samples of this run")?;
+    for (name, targets) in ran {
+        if !targets.is_empty() {
+            if let Err(e) = health.update(&name, &targets) {
+                eprintln!("minetsdb: warning: {e}");
+            }
         }
     }
     Ok(if failed {

@@ -457,6 +457,20 @@ impl Db {
         inner.registry.commit()
     }
 
+    /// Records the metadata of several metrics with one sync (what a scrape
+    /// exposes); unchanged entries cost nothing. Fails on the first invalid
+    /// metric name, recording none.
+    pub fn set_metadata_many(&self, items: &[(String, Metadata)]) -> Result<()> {
+        for (metric, _) in items {
+            crate::labels::check_metric_name(metric)?;
+        }
+        let mut inner = self.write()?;
+        for (metric, md) in items {
+            inner.registry.set_metadata(metric, md)?;
+        }
+        inner.registry.commit()
+    }
+
     /// Metadata of a metric name, if any was recorded.
     pub fn metadata(&self, metric: &str) -> Option<Metadata> {
         self.read().registry.metadata(metric).cloned()
