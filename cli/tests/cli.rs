@@ -225,3 +225,29 @@ fn compact_downsamples_old_data_and_queries_say_what_needs_raw() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("RESOLUTION:AGE"));
 }
+
+#[test]
+fn config_check_lists_pools_miners_and_gpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "instance = \"rig1\"\n[amd]\nenabled = true\n\n[[pool]]\nname = \"eth\"\nkind = \"ethermine\"\naddress = \"0x52bc44d5378309ee2abf1539bf71de1b7d7be3b5\"\n\n[[miner]]\nname = \"trex\"\nkind = \"trex\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["config", "check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{s}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(s.contains("pool \"eth\" (Ethermine"), "{s}");
+    assert!(s.contains("miner \"trex\" (TRex)"), "{s}");
+    assert!(s.contains("amdgpu: every 1m"), "{s}");
+    assert!(s.contains("2 targets"), "{s}");
+}

@@ -112,6 +112,31 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             outln!("warning: {w}");
         }
     }
+    for p in &loaded.config.pools {
+        targets += 1;
+        outln!(
+            "pool {:?} ({:?}, {} {}): every {}, {} (timeout {})",
+            p.name,
+            p.kind,
+            p.coin,
+            p.address,
+            format_duration(p.interval_ms),
+            p.url,
+            format_duration(p.timeout_ms)
+        );
+    }
+    for m in &loaded.config.miners {
+        targets += 1;
+        outln!(
+            "miner {:?} ({:?}): every {}, {}{} (timeout {})",
+            m.name,
+            m.kind,
+            format_duration(m.interval_ms),
+            m.url,
+            if m.token.is_some() { ", token set" } else { "" },
+            format_duration(m.timeout_ms)
+        );
+    }
     let n = &loaded.config.nvml;
     if n.enabled {
         outln!(
@@ -121,6 +146,20 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         );
     } else {
         outln!("nvml: disabled");
+    }
+    let a = &loaded.config.amd;
+    match a.enabled {
+        Some(false) => outln!("amdgpu: disabled"),
+        on => outln!(
+            "amdgpu: every {}, from {}{}",
+            format_duration(a.interval_ms),
+            a.sysfs_root.display(),
+            if on.is_none() {
+                " when the machine has amdgpu cards"
+            } else {
+                ""
+            }
+        ),
     }
     outln!("{targets} targets in {jobs} jobs, {dropped} dropped");
     Ok(ExitCode::SUCCESS)
