@@ -231,6 +231,7 @@ impl Db {
             )
         } else {
             BlockBuilder::new(level, self.opts.max_chunk_samples, self.opts.block_span_ms)
+                .with_sub_summaries(self.opts.sub_summary_ms)
         };
         for id in ids {
             if res > 0 {

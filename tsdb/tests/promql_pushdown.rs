@@ -17,12 +17,19 @@ impl Queryable for SamplesOnly<'_> {
     }
 }
 
-fn db_with_data(dir: &std::path::Path) -> Db {
+fn opts(merged: bool) -> Options {
     let mut o = Options::default();
     // Ten-minute blocks and chunks: many chunks lie wholly inside windows.
     o.block_span_ms = 10 * MIN;
     o.out_of_order_grace_ms = MIN;
-    o.compaction_spans_ms = vec![];
+    o.compaction_spans_ms = if merged { vec![30 * MIN] } else { vec![] };
+    // Merged blocks carry 2-minute sub-summaries beside each chunk.
+    o.sub_summary_ms = 2 * MIN;
+    o
+}
+
+fn db_with_data(dir: &std::path::Path) -> Db {
+    let o = opts(false);
     let db = Db::open(dir, o).unwrap();
     let mut x: u64 = 7;
     let mut rnd = || {
@@ -115,6 +122,24 @@ fn summaries_give_the_answers_of_samples() {
     let dir = tempfile::tempdir().unwrap();
     let db = db_with_data(dir.path());
     assert!(db.stats().blocks >= 10);
+    compare(&db);
+}
+
+#[test]
+fn sub_summaries_of_merged_blocks_give_the_answers_of_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(db_with_data(dir.path()));
+    let db = Db::open(dir.path(), opts(true)).unwrap();
+    db.compact().unwrap();
+    assert!(
+        db.stats().blocks_per_level.contains_key(&1),
+        "{:?}",
+        db.stats()
+    );
+    compare(&db);
+}
+
+fn compare(db: &Db) {
     let opts = QueryOptions::default();
     let mut compared = 0;
     for f in [
@@ -136,8 +161,8 @@ fn summaries_give_the_answers_of_samples() {
                     (60 * MIN, 60 * MIN, MIN),
                     (30 * MIN, 150 * MIN, 30 * MIN + 1),
                 ] {
-                    let a = query_range(&db, &expr, start, end, step, &opts).unwrap();
-                    let b = query_range(&SamplesOnly(&db), &expr, start, end, step, &opts).unwrap();
+                    let a = query_range(db, &expr, start, end, step, &opts).unwrap();
+                    let b = query_range(&SamplesOnly(db), &expr, start, end, step, &opts).unwrap();
                     if let Err(e) = same(&a, &b) {
                         panic!("{expr} [{start}..{end} step {step}]: {e}");
                     }

@@ -48,6 +48,8 @@ pub(crate) struct ChunkMeta {
     pub(crate) len: usize,
     pub(crate) crc: u32,
     pub(crate) summary: ChunkSummary,
+    /// Sub-summaries of a raw chunk: (bucket column, offset, length, crc).
+    pub(crate) sub: Option<(u32, usize, usize, u32)>,
 }
 
 pub(crate) struct Block {
@@ -58,6 +60,9 @@ pub(crate) struct Block {
     /// Bucket width in ms of a tier block (see `crate::downsample`); 0
     /// for a block of raw samples.
     pub(crate) resolution: i64,
+    /// Width (ms) of the sub-summaries beside a raw block's chunks; 0 when
+    /// it has none.
+    pub(crate) sub_res: i64,
     pub(crate) min_t: i64,
     pub(crate) max_t: i64,
     pub(crate) n_samples: u64,
@@ -153,6 +158,12 @@ impl Block {
         } else {
             0
         };
+        let sub_res = if version >= 3 && resolution == 0 {
+            let r = c.uvarint().ok_or_else(|| bad(&c, "sub-summary width"))?;
+            i64::try_from(r).map_err(|_| bad(&c, "sub-summary width out of range"))?
+        } else {
+            0
+        };
         let min_t = c.varint().ok_or_else(|| bad(&c, "min time"))?;
         let max_t = c.varint().ok_or_else(|| bad(&c, "max time"))?;
         let n_samples = c.uvarint().ok_or_else(|| bad(&c, "sample count"))?;
@@ -245,15 +256,36 @@ impl Block {
                     .checked_add(len)
                     .filter(|&e| e <= val_off + val_len)
                     .ok_or_else(|| bad(&c, "chunk past end of value section"))?;
+                let chunk_off = voff;
+                voff = end;
+                let mut sub = None;
+                if sub_res > 0 {
+                    let sc = c.uvarint().ok_or_else(|| bad(&c, "sub-summary column"))?;
+                    if sc > 0 {
+                        let scol = usize::try_from(sc - 1)
+                            .ok()
+                            .filter(|&i| i < cols.len())
+                            .ok_or_else(|| bad(&c, "sub-summary refers to a missing column"))?;
+                        let slen =
+                            c.uvarint().ok_or_else(|| bad(&c, "sub-summary bytes"))? as usize;
+                        let scrc = c.u32_le().ok_or_else(|| bad(&c, "sub-summary crc"))?;
+                        let send = voff
+                            .checked_add(slen)
+                            .filter(|&e| e <= val_off + val_len)
+                            .ok_or_else(|| bad(&c, "sub-summary past end of value section"))?;
+                        sub = Some((scol as u32, voff, slen, scrc));
+                        voff = send;
+                    }
+                }
                 chunks.push(ChunkMeta {
                     col: col as u32,
                     codec,
-                    off: voff,
+                    off: chunk_off,
                     len,
                     crc,
                     summary,
+                    sub,
                 });
-                voff = end;
             }
             series.push((id, start, chunks.len() as u32));
         }
@@ -266,6 +298,7 @@ impl Block {
             data,
             level,
             resolution,
+            sub_res,
             min_t,
             max_t,
             n_samples,
@@ -367,6 +400,22 @@ impl Block {
         self.decode_chunk_values(ch, vs)
     }
 
+    /// The sub-summaries of a raw chunk (empty when it has none).
+    pub(crate) fn decode_sub(&self, ch: &ChunkMeta) -> Result<Vec<Bucket>> {
+        let Some((col, off, len, crc)) = ch.sub else {
+            return Ok(Vec::new());
+        };
+        let meta = ChunkMeta {
+            col,
+            off,
+            len,
+            crc,
+            sub: None,
+            ..*ch
+        };
+        self.decode_buckets(&meta)
+    }
+
     /// The buckets of a tier block's chunk.
     pub(crate) fn decode_buckets(&self, ch: &ChunkMeta) -> Result<Vec<Bucket>> {
         let cm = self
@@ -406,7 +455,20 @@ impl Block {
             return errs;
         }
         let mut ts = Vec::new();
+        let bucket_cols: std::collections::HashSet<u32> = self
+            .chunks
+            .iter()
+            .filter_map(|c| c.sub.map(|s| s.0))
+            .collect();
+        for ch in self.chunks.iter().filter(|c| c.sub.is_some()) {
+            if let Err(e) = self.decode_sub(ch) {
+                errs.push(e);
+            }
+        }
         for i in 0..self.cols.len() {
+            if bucket_cols.contains(&(i as u32)) {
+                continue;
+            }
             ts.clear();
             if let Err(e) = self.decode_column(i as u32, &mut ts) {
                 errs.push(e);

@@ -43,6 +43,10 @@ pub(crate) struct BlockBuilder {
     scratch: Vec<u8>,
     /// Bucket width of a tier block (ms); 0 for raw samples.
     resolution: i64,
+    /// Raw blocks: width (ms) of the sub-summaries written beside every
+    /// chunk (0: none), so range functions can skip decoding whole
+    /// sub-windows of a chunk.
+    sub_res: i64,
     col_by_times: HashMap<crate::downsample::Times, u32>,
 }
 
@@ -65,8 +69,18 @@ impl BlockBuilder {
             sources: Vec::new(),
             scratch: Vec::new(),
             resolution: 0,
+            sub_res: 0,
             col_by_times: HashMap::new(),
         }
+    }
+
+    /// Writes sub-summaries `res_ms` wide beside every chunk of this raw
+    /// block (0: none).
+    pub(crate) fn with_sub_summaries(mut self, res_ms: i64) -> BlockBuilder {
+        if self.resolution == 0 {
+            self.sub_res = res_ms.max(0);
+        }
+        self
     }
 
     /// A builder of a tier block of buckets `resolution_ms` wide.
@@ -184,6 +198,23 @@ impl BlockBuilder {
                 .extend_from_slice(&crc32fast::hash(&self.scratch).to_le_bytes());
             ChunkSummary::compute(cts, cvs).encode_values(&mut self.index);
             self.val_bytes.extend_from_slice(&self.scratch);
+            if self.sub_res > 0 {
+                let sub = downsample::bucketize(cts, cvs, self.sub_res);
+                // A chunk with no sample to summarise (all stale markers)
+                // gets an empty entry: column 0 marks it.
+                if sub.is_empty() {
+                    put_uvarint(&mut self.index, 0);
+                    continue;
+                }
+                let col = self.bucket_column(&sub);
+                self.scratch.clear();
+                downsample::encode_values6(&sub, &mut self.scratch);
+                put_uvarint(&mut self.index, u64::from(col) + 1);
+                put_uvarint(&mut self.index, self.scratch.len() as u64);
+                self.index
+                    .extend_from_slice(&crc32fast::hash(&self.scratch).to_le_bytes());
+                self.val_bytes.extend_from_slice(&self.scratch);
+            }
         }
         self.min_t = self.min_t.min(ts[0]);
         self.max_t = self.max_t.max(ts[ts.len() - 1]);
@@ -237,6 +268,9 @@ impl BlockBuilder {
         let mut idx = Vec::with_capacity(self.index.len() + 16 * self.cols.len() + 32);
         idx.push(self.level);
         put_uvarint(&mut idx, self.resolution as u64);
+        if self.resolution == 0 {
+            put_uvarint(&mut idx, self.sub_res as u64);
+        }
         let (min_t, max_t) = if self.n_samples == 0 {
             (0, 0)
         } else {

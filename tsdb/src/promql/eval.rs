@@ -634,6 +634,8 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
         for (labels, pieces) in series {
             self.check_deadline()?;
             let mut decoded: Vec<Option<Vec<Sample>>> = (0..pieces.len()).map(|_| None).collect();
+            let mut subs: Vec<Option<Vec<crate::downsample::Bucket>>> =
+                (0..pieces.len()).map(|_| None).collect();
             let mut points = Vec::new();
             let steps: Vec<i64> = self.steps().collect();
             for ts in steps {
@@ -663,7 +665,7 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                         }
                         continue;
                     }
-                    if let crate::db::Piece::Chunk { meta, .. } = p {
+                    if let crate::db::Piece::Chunk { meta, block } = p {
                         let s = &meta.summary;
                         if s.first_t >= mint && s.last_t <= maxt && s.sum.is_finite() {
                             fold.add_samples(&window);
@@ -671,6 +673,54 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                             fold.add_summary(s);
                             used_summary = true;
                             continue;
+                        }
+                        // Part of the chunk: its sub-summaries wholly inside
+                        // the window, and raw samples only for the edges
+                        // that hold any (known from the edge buckets' times).
+                        if meta.sub.is_some() && block.sub_res > 0 {
+                            if subs[j].is_none() {
+                                subs[j] = Some(block.decode_sub(meta)?);
+                            }
+                            let bs = subs[j].as_deref().unwrap_or(&[]);
+                            let res = block.sub_res;
+                            let a = bs.partition_point(|b| b.start < mint);
+                            let mut z = a;
+                            while z < bs.len()
+                                && bs[z].start.saturating_add(res - 1) <= maxt
+                                && bs[z].s.sum.is_finite()
+                            {
+                                z += 1;
+                            }
+                            let whole = z > a
+                                && (z == bs.len() || bs[z].start.saturating_add(res - 1) > maxt);
+                            if whole {
+                                let left = a > 0 && bs[a - 1].s.last_t >= mint;
+                                let right = z < bs.len() && bs[z].s.first_t <= maxt;
+                                if (left || right) && decoded[j].is_none() {
+                                    let mut v = p.samples()?;
+                                    v.retain(|x| !is_stale(x.v));
+                                    self.count(v.len())?;
+                                    decoded[j] = Some(v);
+                                }
+                                let v = decoded[j].as_deref().unwrap_or(&[]);
+                                if left {
+                                    let lo = v.partition_point(|x| x.t < mint);
+                                    let hi = v.partition_point(|x| x.t < bs[a].start);
+                                    window.extend_from_slice(v.get(lo..hi).unwrap_or(&[]));
+                                }
+                                fold.add_samples(&window);
+                                window.clear();
+                                for b in &bs[a..z] {
+                                    fold.add_bucket(b);
+                                }
+                                used_summary = true;
+                                if right {
+                                    let lo = v.partition_point(|x| x.t < bs[z].start);
+                                    let hi = v.partition_point(|x| x.t <= maxt);
+                                    window.extend_from_slice(v.get(lo..hi).unwrap_or(&[]));
+                                }
+                                continue;
+                            }
                         }
                     }
                     if decoded[j].is_none() {
