@@ -33,8 +33,8 @@ pub struct Options {
     /// raw for 90 days, 5-minute buckets to one year, 1-hour buckets after
     /// (to the retention). Empty keeps every raw sample.
     pub downsampling: Vec<Tier>,
-    /// Width (ms) of the sub-summaries compaction writes beside every chunk
-    /// of a merged raw block (0: none). A range function whose window holds
+    /// Width (ms) of the sub-summaries written beside every chunk of a raw
+    /// block, cut or merged (0: none). A range function whose window holds
     /// whole sub-windows of a chunk reads them instead of decoding it:
     /// `avg_over_time(x[1h])` at a 1-hour step then decodes almost
     /// nothing. Default one hour, about 0.09 bytes per sample at one-minute

@@ -625,7 +625,8 @@ impl Db {
         let blocks_dir = self.dir.join("blocks");
         for w in windows {
             let end = w.saturating_add(span);
-            let mut b = BlockBuilder::new(0, self.opts.max_chunk_samples, span);
+            let mut b = BlockBuilder::new(0, self.opts.max_chunk_samples, span)
+                .with_sub_summaries(self.opts.sub_summary_ms);
             for (id, s) in taken {
                 let a = s.ts.partition_point(|&t| t < w);
                 let z = s.ts.partition_point(|&t| t < end);

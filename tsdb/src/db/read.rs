@@ -131,11 +131,32 @@ impl Db {
         let mut cols: Vec<Vec<i64>> = Vec::new();
         let mut vs = Vec::new();
         for b in &blocks {
+            if b.resolution > 0 {
+                for id in b.series_ids() {
+                    for ch in b.chunks_of(id) {
+                        for k in b.decode_buckets(ch)? {
+                            n += u64::from(k.s.count);
+                            sum += k.s.sum;
+                        }
+                    }
+                }
+                continue;
+            }
+            // Timestamp columns only: sub-summary bucket columns are not
+            // samples.
             cols.clear();
-            for c in 0..b.n_cols() {
-                let mut ts = Vec::new();
-                b.decode_column(c as u32, &mut ts)?;
-                cols.push(ts);
+            cols.resize(b.n_cols(), Vec::new());
+            let mut done = vec![false; b.n_cols()];
+            for id in b.series_ids() {
+                for ch in b.chunks_of(id) {
+                    let c = ch.col as usize;
+                    if done.get(c) == Some(&false) {
+                        if let Some(ts) = cols.get_mut(c) {
+                            b.decode_column(ch.col, ts)?;
+                        }
+                        done[c] = true;
+                    }
+                }
             }
             for id in b.series_ids() {
                 for ch in b.chunks_of(id) {
