@@ -47,6 +47,7 @@ mod paths;
 mod plot;
 mod progress;
 mod report;
+mod serve;
 mod time;
 
 /// One binary, one database: GPU telemetry, pool and miner stats, queries,
@@ -82,6 +83,8 @@ enum Command {
     Scrape(cmd::scrape::Args),
     /// Collect every job of config.toml that is due, and the GPUs, into the database.
     Collect(cmd::collect::Args),
+    /// Serve Prometheus' HTTP API (for Grafana) and /metrics; --collect runs the collector too.
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
         Command::Export(a) => cmd::export::run(a),
         Command::Scrape(a) => cmd::scrape::run(a),
         Command::Collect(a) => cmd::collect::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match res {
         Ok(code) => code,

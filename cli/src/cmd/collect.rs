@@ -66,17 +66,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let path = a
-        .config
-        .clone()
-        .unwrap_or_else(crate::paths::default_config);
-    if !path.exists() {
-        anyhow::bail!(
-            "config file {} not found: write one, or name it with --config PATH",
-            path.display()
-        );
-    }
-    let config = Config::load(&path)?;
+    let config = load_config(a.config.clone())?;
     let dir = a.db.clone().unwrap_or_else(crate::paths::default_db);
     let db =
         Db::open(&dir, Options::default()).with_context(|| format!("opening {}", dir.display()))?;
@@ -85,6 +75,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     } else {
         run_loop(Arc::new(db), config)
     }
+}
+
+/// Loads `path` (default: the XDG config path), which must exist.
+pub fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    let path = path.unwrap_or_else(crate::paths::default_config);
+    if !path.exists() {
+        anyhow::bail!(
+            "config file {} not found: write one, or name it with --config PATH",
+            path.display()
+        );
+    }
+    Ok(Config::load(&path)?)
 }
 
 /// Runs `source` at `now`, stores what it gave, prints its problems, and
@@ -168,42 +170,71 @@ fn next_run(last: Option<i64>, now: i64, interval_ms: i64, offset: i64) -> i64 {
 const MAX_SLEEP_MS: i64 = 60_000;
 
 fn run_loop(db: Arc<Db>, config: Config) -> anyhow::Result<ExitCode> {
-    let tasks = sources(&config);
-    // One stop channel per thread; the signal handler, installed before any
-    // thread starts, drops every sender, which wakes every `recv_timeout`
-    // at once.
-    // One more for this thread, which waits for the signal (a config with
-    // no job and no NVML still runs until stopped, as a service should).
-    let (senders, mut receivers): (Vec<_>, Vec<_>) =
-        (0..=tasks.len()).map(|_| mpsc::channel::<()>()).unzip();
-    let main_rx = receivers.pop().expect("one per task, and one more");
-    let senders = Mutex::new(Some(senders));
+    let stop = stop_signal()?;
+    let jobs = Jobs::start(db.clone(), &config)?;
+    let compactor = Compactor::start(db, Duration::from_secs(3600));
+    let _ = stop.recv();
+    jobs.stop();
+    for e in compactor.stop() {
+        eprintln!("minetsdb: compaction: {e}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A receiver that returns (with an error: its sender dropped) on the
+/// first SIGINT or SIGTERM. Installed once per process, before any thread
+/// starts; `collect` and `serve` wait on it.
+pub fn stop_signal() -> anyhow::Result<mpsc::Receiver<()>> {
+    let (tx, rx) = mpsc::channel::<()>();
+    let tx = Mutex::new(Some(tx));
     ctrlc::set_handler(move || {
-        if let Some(s) = senders.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(s) = tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
             eprintln!("minetsdb: stopping");
             drop(s);
         }
     })
     .context("installing the SIGINT/SIGTERM handler")?;
-    let mut threads = Vec::new();
-    for (task, rx) in tasks.into_iter().zip(receivers) {
-        let db = db.clone();
-        let name = task.source.name().to_string();
-        let handle = std::thread::Builder::new()
-            .name(format!("job {name}"))
-            .spawn(move || job_loop(&db, task, &rx))
-            .with_context(|| format!("starting the thread of job {name:?}"))?;
-        threads.push(handle);
+    Ok(rx)
+}
+
+/// The collector loop's threads, one per job of the config (and one for
+/// NVML when enabled), all appending to one shared `Db`; `serve --collect`
+/// runs them beside its HTTP server.
+pub struct Jobs {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    // Dropping the senders wakes every thread's `recv_timeout` at once.
+    stop: Vec<mpsc::Sender<()>>,
+}
+
+impl Jobs {
+    /// Starts a thread per source of `config`.
+    pub fn start(db: Arc<Db>, config: &Config) -> anyhow::Result<Jobs> {
+        let mut jobs = Jobs {
+            threads: Vec::new(),
+            stop: Vec::new(),
+        };
+        for task in sources(config) {
+            let (tx, rx) = mpsc::channel::<()>();
+            jobs.stop.push(tx);
+            let db = db.clone();
+            let name = task.source.name().to_string();
+            let handle = std::thread::Builder::new()
+                .name(format!("job {name}"))
+                .spawn(move || job_loop(&db, task, &rx))
+                .with_context(|| format!("starting the thread of job {name:?}"))?;
+            jobs.threads.push(handle);
+        }
+        Ok(jobs)
     }
-    let compactor = Compactor::start(db.clone(), Duration::from_secs(3600));
-    let _ = main_rx.recv();
-    for t in threads {
-        let _ = t.join();
+
+    /// Stops every job (a scrape under way finishes and is stored) and
+    /// waits for them.
+    pub fn stop(mut self) {
+        self.stop.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
-    for e in compactor.stop() {
-        eprintln!("minetsdb: compaction: {e}");
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// One job's loop, until `stop` is dropped. A source unavailable on this
