@@ -147,7 +147,10 @@ fn start_prometheus(data: &Path, work: &Path, config: &str) -> (Proc, u16) {
 }
 
 fn start_serve(db: &Path, work: &Path, extra: &[&str]) -> (Proc, u16) {
-    let port = free_port();
+    start_serve_on(free_port(), db, work, extra)
+}
+
+fn start_serve_on(port: u16, db: &Path, work: &Path, extra: &[&str]) -> (Proc, u16) {
     let log = work.join(format!("serve-{port}.log"));
     let child = Command::new(env!("CARGO_BIN_EXE_minetsdb"))
         .arg("serve")
@@ -627,4 +630,53 @@ fn prometheus_remote_writes_to_serve() {
         assert!(Instant::now() < deadline, "no metadata: {v}");
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// `serve --collect`: the collector loop runs in the serving process on
+/// the same database, here scraping serve's own /metrics, and what it
+/// stores is at once visible through the API.
+#[test]
+fn serve_collect_stores_and_serves_in_one_process() {
+    let work = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = work.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "instance = \"rig1\"\n[nvml]\nenabled = false\n[[job]]\nname = \"self\"\ninterval = \"1s\"\ntargets = [\"http://127.0.0.1:{port}/metrics\"]\n"
+        ),
+    )
+    .unwrap();
+    let db_dir = work.path().join("db");
+    let (_serve, port) = start_serve_on(
+        port,
+        &db_dir,
+        work.path(),
+        &["--collect", "--config", cfg.to_str().unwrap()],
+    );
+    let q = "/api/v1/query?query=minetsdb_build_info%7Bjob%3D%22self%22%7D";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, v) = json(port, "GET", q, None);
+        assert_eq!(code, 200, "{v}");
+        if v["data"]["result"][0]["value"][1] == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not collected: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The writer holds the lock: a second writer is refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_minetsdb"))
+        .args([
+            "collect",
+            "--once",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--db",
+        ])
+        .arg(&db_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
 }

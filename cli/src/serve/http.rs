@@ -73,6 +73,8 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body, at most [`Limits::max_body_bytes`].
     pub body: Vec<u8>,
+    /// HTTP/1.1 (else 1.0): decides keep-alive when the client is silent.
+    pub http11: bool,
 }
 
 impl Request {
@@ -332,13 +334,12 @@ fn serve_connection(
 /// told to keep it.
 fn keep_alive(req: &Request) -> bool {
     let conn = req.header("connection").unwrap_or("").to_ascii_lowercase();
-    let v11 = req.headers.iter().any(|(n, _)| n == ":http/1.1");
     if conn.contains("close") {
         false
     } else if conn.contains("keep-alive") {
         true
     } else {
-        v11
+        req.http11
     }
 }
 
@@ -430,18 +431,19 @@ fn head_of(p: &httparse::Request, limits: &Limits) -> Result<(Request, usize), R
     let target = p.path.unwrap_or("");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let path = percent_decode(path, false).map_err(|e| reply(400, &e))?;
-    let mut headers: Vec<(String, String)> = Vec::with_capacity(p.headers.len() + 1);
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(p.headers.len());
     for h in p.headers.iter() {
         let v =
             std::str::from_utf8(h.value).map_err(|_| reply(400, "header value is not UTF-8"))?;
         headers.push((h.name.to_string(), v.trim().to_string()));
     }
-    let mut req = Request {
+    let req = Request {
         method,
         path,
         query: query.to_string(),
         headers,
         body: Vec::new(),
+        http11: p.version == Some(1),
     };
     if req.header("transfer-encoding").is_some() {
         return Err(reply(
@@ -460,10 +462,6 @@ fn head_of(p: &httparse::Request, limits: &Limits) -> Result<(Request, usize), R
             413,
             &format!("request body over {} bytes", limits.max_body_bytes),
         ));
-    }
-    // The version rides along as a pseudo-header for keep_alive().
-    if p.version == Some(1) {
-        req.headers.push((":http/1.1".into(), String::new()));
     }
     Ok((req, len))
 }
