@@ -6,6 +6,7 @@ pub mod duration;
 pub mod exposition;
 pub mod http;
 pub mod nvml;
+pub mod push;
 pub mod remote_write;
 pub mod schedule;
 pub mod scrape;

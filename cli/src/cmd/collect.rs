@@ -47,6 +47,8 @@ use std::time::Duration;
 use anyhow::Context;
 use minetsdb::{Compactor, Db, Options};
 use minetsdb_collectors::config::Config;
+use minetsdb_collectors::push::{PushError, Queue, Sent};
+use minetsdb_collectors::remote_write;
 use minetsdb_collectors::schedule;
 use minetsdb_collectors::source::{sources, Scheduled, Source};
 
@@ -63,6 +65,11 @@ pub struct Args {
     /// Database directory [default: $XDG_DATA_HOME/minetsdb]
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Also push every collection to this remote-write URL (e.g.
+    /// http://vm:8428/api/v1/write), through a durable queue in
+    /// <db>/push-queue that is retried until the receiver takes it.
+    #[arg(long, value_name = "URL")]
+    push: Option<String>,
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -70,11 +77,25 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let dir = a.db.clone().unwrap_or_else(crate::paths::default_db);
     let db =
         Db::open(&dir, Options::default()).with_context(|| format!("opening {}", dir.display()))?;
+    let push = open_push_queue(&dir, a.push.as_deref())?;
     if a.once {
-        run_once(&db, &config)
+        run_once(&db, &config, push.as_deref())
     } else {
-        run_loop(Arc::new(db), config)
+        run_loop(Arc::new(db), config, push)
     }
+}
+
+/// The push queue of the database in `dir`, when `url` is given.
+pub fn open_push_queue(
+    dir: &std::path::Path,
+    url: Option<&str>,
+) -> anyhow::Result<Option<Arc<Queue>>> {
+    let Some(url) = url else { return Ok(None) };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        anyhow::bail!("--push {url:?}: expected an http:// or https:// URL");
+    }
+    let q = Queue::open(&dir.join("push-queue"), url, Duration::from_secs(30))?;
+    Ok(Some(Arc::new(q)))
 }
 
 /// Loads `path` (default: the XDG config path), which must exist.
@@ -93,7 +114,12 @@ pub fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
 /// records the run (a failed run counts as one): the same for `--once` and
 /// the loop. `Ok(None)` when the source is unavailable on this machine
 /// (reported once, here); otherwise whether anything failed.
-fn run_source(db: &Db, source: &mut dyn Source, now: i64) -> anyhow::Result<Option<bool>> {
+fn run_source(
+    db: &Db,
+    source: &mut dyn Source,
+    now: i64,
+    push: Option<&Queue>,
+) -> anyhow::Result<Option<bool>> {
     let name = source.name().to_string();
     let got = match source.collect(now) {
         Ok(got) => got,
@@ -107,6 +133,16 @@ fn run_source(db: &Db, source: &mut dyn Source, now: i64) -> anyhow::Result<Opti
     }
     got.store(db)
         .with_context(|| format!("storing the samples of job {name:?}"))?;
+    // Queued only once stored: the push never has what the db lacks.
+    if let (Some(q), false) = (push, got.samples.is_empty()) {
+        let series: Vec<_> = got
+            .samples
+            .iter()
+            .map(|(l, s)| (l.clone(), vec![*s]))
+            .collect();
+        q.push(&remote_write::encode(&series, &got.metadata))
+            .with_context(|| format!("queueing the samples of job {name:?} for {}", q.url()))?;
+    }
     for f in &got.failures {
         eprintln!("minetsdb: job {name:?}: {f}");
     }
@@ -121,14 +157,19 @@ fn last_run(db: &Db, s: &Scheduled, now: i64) -> anyhow::Result<Option<i64>> {
         .with_context(|| format!("reading the last run of job {name:?}"))
 }
 
-fn run_once(db: &Db, config: &Config) -> anyhow::Result<ExitCode> {
+fn run_once(db: &Db, config: &Config, push: Option<&Queue>) -> anyhow::Result<ExitCode> {
     let now = crate::time::now_ms();
     let mut failed = false;
     for mut s in sources(config) {
         let last = last_run(db, &s, now)?;
         if schedule::is_due(last, now, s.interval_ms) {
-            failed |= run_source(db, s.source.as_mut(), now)?.unwrap_or(false);
+            failed |= run_source(db, s.source.as_mut(), now, push)?.unwrap_or(false);
         }
+    }
+    // A receiver that is down is not a failed collection: the queue keeps
+    // the samples and the next run sends them.
+    if let Some(q) = push {
+        report_push(q.send());
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -169,9 +210,9 @@ fn next_run(last: Option<i64>, now: i64, interval_ms: i64, offset: i64) -> i64 {
 /// clock set back or forward delays a run by at most this much.
 const MAX_SLEEP_MS: i64 = 60_000;
 
-fn run_loop(db: Arc<Db>, config: Config) -> anyhow::Result<ExitCode> {
+fn run_loop(db: Arc<Db>, config: Config, push: Option<Arc<Queue>>) -> anyhow::Result<ExitCode> {
     let stop = stop_signal()?;
-    let jobs = Jobs::start(db.clone(), &config)?;
+    let jobs = Jobs::start(db.clone(), &config, push)?;
     let compactor = Compactor::start(db, Duration::from_secs(3600));
     let _ = stop.recv();
     jobs.stop();
@@ -207,8 +248,9 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// Starts a thread per source of `config`.
-    pub fn start(db: Arc<Db>, config: &Config) -> anyhow::Result<Jobs> {
+    /// Starts a thread per source of `config`, and one sending the push
+    /// queue when there is one.
+    pub fn start(db: Arc<Db>, config: &Config, push: Option<Arc<Queue>>) -> anyhow::Result<Jobs> {
         let mut jobs = Jobs {
             threads: Vec::new(),
             stop: Vec::new(),
@@ -218,10 +260,20 @@ impl Jobs {
             jobs.stop.push(tx);
             let db = db.clone();
             let name = task.source.name().to_string();
+            let push = push.clone();
             let handle = std::thread::Builder::new()
                 .name(format!("job {name}"))
-                .spawn(move || job_loop(&db, task, &rx))
+                .spawn(move || job_loop(&db, task, &rx, push.as_deref()))
                 .with_context(|| format!("starting the thread of job {name:?}"))?;
+            jobs.threads.push(handle);
+        }
+        if let Some(q) = push {
+            let (tx, rx) = mpsc::channel::<()>();
+            jobs.stop.push(tx);
+            let handle = std::thread::Builder::new()
+                .name("push".into())
+                .spawn(move || push_loop(&q, &rx))
+                .context("starting the push thread")?;
             jobs.threads.push(handle);
         }
         Ok(jobs)
@@ -239,7 +291,7 @@ impl Jobs {
 
 /// One job's loop, until `stop` is dropped. A source unavailable on this
 /// machine (no NVIDIA driver) is reported once and its thread ends.
-fn job_loop(db: &Db, mut s: Scheduled, stop: &mpsc::Receiver<()>) {
+fn job_loop(db: &Db, mut s: Scheduled, stop: &mpsc::Receiver<()>, push: Option<&Queue>) {
     let interval = s.interval_ms;
     let name = s.source.name().to_string();
     let offset = offset_ms(&name, interval);
@@ -260,12 +312,56 @@ fn job_loop(db: &Db, mut s: Scheduled, stop: &mpsc::Receiver<()>) {
                 _ => return,
             }
         }
-        match run_source(db, s.source.as_mut(), now) {
+        match run_source(db, s.source.as_mut(), now, push) {
             Ok(None) => return,
             Ok(Some(_)) => {}
             Err(e) => eprintln!("minetsdb: job {name:?}: {e:#}"),
         }
         last = Some(now);
+    }
+}
+
+/// Prints what a send of the push queue did: requests the receiver
+/// refused for good, or why it stopped.
+fn report_push(r: Result<Sent, PushError>) {
+    match r {
+        Ok(sent) => {
+            for r in &sent.rejected {
+                eprintln!("minetsdb: push: refused for good, set aside: {r}");
+            }
+        }
+        Err(e) => eprintln!("minetsdb: warning: {e}"),
+    }
+}
+
+/// Sends the push queue every second while the receiver takes it; after
+/// a failure waits 1 s, 2 s, 4 s ... up to 2 minutes between tries, so a
+/// receiver down for a day is not hammered, and one back up is caught up
+/// with within two minutes. Reports the first failure of a streak only.
+fn push_loop(q: &Queue, stop: &mpsc::Receiver<()>) {
+    const MAX_BACKOFF_MS: u64 = 120_000;
+    let mut backoff_ms = 0u64;
+    loop {
+        let wait = if backoff_ms == 0 { 1000 } else { backoff_ms };
+        match stop.recv_timeout(Duration::from_millis(wait)) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        match q.send() {
+            Ok(sent) => {
+                if backoff_ms > 0 {
+                    eprintln!("minetsdb: push: {} reachable again", q.url());
+                }
+                backoff_ms = 0;
+                report_push(Ok(sent));
+            }
+            Err(e) => {
+                if backoff_ms == 0 {
+                    report_push(Err(e));
+                }
+                backoff_ms = (backoff_ms * 2).clamp(1000, MAX_BACKOFF_MS);
+            }
+        }
     }
 }
 
@@ -325,11 +421,11 @@ mod tests {
                 reason: "no driver".into(),
             })
         });
-        assert_eq!(run_source(&db, &mut none, t).unwrap(), None);
+        assert_eq!(run_source(&db, &mut none, t, None).unwrap(), None);
         // The fake rig loses its third GPU: the other two are stored (one
         // info series each), and the run failed.
         let mut rig = GpuJob::new("rig1", || Ok(FakeGpus::rig()));
-        assert_eq!(run_source(&db, &mut rig, t).unwrap(), Some(true));
+        assert_eq!(run_source(&db, &mut rig, t, None).unwrap(), Some(true));
         let m = [minetsdb::Matcher::equal(
             minetsdb::METRIC_NAME_LABEL,
             "nvidia_smi_gpu_info",

@@ -47,6 +47,10 @@ pub struct Args {
     /// process too, sharing the database (opened read-write).
     #[arg(long)]
     collect: bool,
+    /// With --collect: also push every collection to this remote-write
+    /// URL, through a durable queue in <db>/push-queue.
+    #[arg(long, value_name = "URL", requires = "collect")]
+    push: Option<String>,
     /// Accept Prometheus remote write 1.0 at /api/v1/write into the
     /// database (opened read-write).
     #[arg(long)]
@@ -191,7 +195,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     );
     // The writer compacts, as `collect` does.
     let jobs = match (&writer, &config) {
-        (Some(db), Some(config)) if a.collect => Some(collect::Jobs::start(db.clone(), config)?),
+        (Some(db), Some(config)) if a.collect => {
+            let push = collect::open_push_queue(&dir, a.push.as_deref())?;
+            Some(collect::Jobs::start(db.clone(), config, push)?)
+        }
         _ => None,
     };
     let compactor = writer
