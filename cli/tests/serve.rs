@@ -680,3 +680,32 @@ fn serve_collect_stores_and_serves_in_one_process() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("locked"));
 }
+
+/// SIGTERM (systemd stop) ends `serve` at once with exit 0, even with a
+/// client holding an idle keep-alive connection.
+#[test]
+fn serve_stops_on_sigterm_despite_idle_clients() {
+    let work = tempfile::tempdir().unwrap();
+    let db_dir = work.path().join("db");
+    drop(Db::open(&db_dir, Options::default()).unwrap());
+    let (mut serve, port) = start_serve(&db_dir, work.path(), &["--remote-write"]);
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(idle, "GET /-/healthy HTTP/1.1\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let ok = Command::new("kill")
+        .args(["-TERM", &serve.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    loop {
+        if let Some(status) = serve.0.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "serve did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The writer's lock is released: the database opens for writing.
+    drop(Db::open(&db_dir, Options::default()).unwrap());
+}

@@ -207,8 +207,13 @@ impl Server {
         let rx = Arc::new(Mutex::new(rx));
         let mut threads = Vec::new();
         for i in 0..workers {
-            let (rx, handler, limits, waiting) =
-                (rx.clone(), handler.clone(), limits.clone(), waiting.clone());
+            let (rx, handler, limits, waiting, stop) = (
+                rx.clone(),
+                handler.clone(),
+                limits.clone(),
+                waiting.clone(),
+                stop.clone(),
+            );
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("http {i}"))
@@ -218,7 +223,7 @@ impl Server {
                         let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         let Ok(stream) = next else { return };
                         waiting.fetch_sub(1, Ordering::SeqCst);
-                        serve_connection(stream, &limits, &*handler, &waiting);
+                        serve_connection(stream, &limits, &*handler, &waiting, &stop);
                     })?,
             );
         }
@@ -306,11 +311,12 @@ fn serve_connection(
     limits: &Limits,
     handler: &Handler,
     waiting: &AtomicUsize,
+    stop: &AtomicBool,
 ) {
     let _ = stream.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::new();
     loop {
-        let req = match read_request(&mut stream, &mut buf, limits, waiting) {
+        let req = match read_request(&mut stream, &mut buf, limits, waiting, stop) {
             Ok(r) => r,
             Err(ReadError::Closed) => return,
             Err(ReadError::Reply(r)) => {
@@ -348,9 +354,11 @@ fn read_request(
     buf: &mut Vec<u8>,
     limits: &Limits,
     waiting: &AtomicUsize,
+    stop: &AtomicBool,
 ) -> Result<Request, ReadError> {
     // Wait for the first byte of the next request in short slices, so an
-    // idle keep-alive connection gives its worker up when others wait.
+    // idle keep-alive connection gives its worker up when others wait, or
+    // when the server stops (shutdown does not wait out idle clients).
     if buf.is_empty() {
         let idle_until = Instant::now() + limits.idle_timeout;
         let mut chunk = [0u8; 8192];
@@ -363,7 +371,10 @@ fn read_request(
                     break;
                 }
                 Err(e) if is_timeout(&e) => {
-                    if Instant::now() > idle_until || waiting.load(Ordering::SeqCst) > 0 {
+                    if Instant::now() > idle_until
+                        || waiting.load(Ordering::SeqCst) > 0
+                        || stop.load(Ordering::SeqCst)
+                    {
                         return Err(ReadError::Closed);
                     }
                 }
@@ -649,6 +660,16 @@ mod tests {
         let mut all = String::new();
         c.read_to_string(&mut all).unwrap();
         assert!(all.starts_with("HTTP/1.1 200") && all.contains("Connection: close"));
+    }
+
+    #[test]
+    fn stopping_does_not_wait_for_idle_clients() {
+        let s = echo();
+        let _idle = TcpStream::connect(s.addr()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let t = Instant::now();
+        s.stop();
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     }
 
     #[test]
