@@ -47,6 +47,7 @@ mod paths;
 mod plot;
 mod progress;
 mod report;
+mod serve;
 mod time;
 
 /// One binary, one database: GPU telemetry, pool and miner stats, queries,
@@ -86,6 +87,8 @@ enum Command {
     Config(cmd::config::Args),
     /// Each scrape target's health: up or down, last scrape, duration, samples, last error.
     Targets(cmd::targets::Args),
+    /// Serve Prometheus' HTTP API (for Grafana) and /metrics; --collect runs the collector too.
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +107,7 @@ fn main() -> ExitCode {
         Command::Collect(a) => cmd::collect::run(a),
         Command::Config(a) => cmd::config::run(a),
         Command::Targets(a) => cmd::targets::run(a),
+        Command::Serve(a) => serve::run(a),
     };
     match res {
         Ok(code) => code,

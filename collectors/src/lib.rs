@@ -12,6 +12,8 @@ pub mod miner;
 pub mod nvml;
 pub mod pool;
 pub mod promconfig;
+pub mod push;
+pub mod remote_write;
 pub mod schedule;
 pub mod scrape;
 pub mod sim;

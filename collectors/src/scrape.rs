@@ -561,7 +561,12 @@ impl Source for ScrapeJob {
                 if !at_last {
                     continue;
                 }
-                let instance = series.labels.get("instance").unwrap_or("").to_string();
+                // Only a target's series carry an instance; the job's own
+                // run state (`minetsdb_job_last_run_timestamp_seconds{job}`)
+                // does not, and must not be taken for a vanished target.
+                let Some(instance) = series.labels.get("instance").map(str::to_string) else {
+                    continue;
+                };
                 if !instances.contains(&instance) {
                     // A target that is no longer configured: all its series end.
                     self.orphans.push(series.labels);

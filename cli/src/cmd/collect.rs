@@ -69,6 +69,8 @@ use minetsdb::{Compactor, Db, Options};
 use minetsdb_collectors::config::Config;
 use minetsdb_collectors::health::HealthFile;
 use minetsdb_collectors::promconfig::{self, PromConfig, ResolvedJob};
+use minetsdb_collectors::push::{PushError, Queue, Sent};
+use minetsdb_collectors::remote_write;
 use minetsdb_collectors::schedule;
 use minetsdb_collectors::source::{sources, Scheduled, Source};
 
@@ -88,6 +90,11 @@ pub struct Args {
     /// Database directory [default: $XDG_DATA_HOME/minetsdb]
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Also push every collection to this remote-write URL (e.g.
+    /// http://vm:8428/api/v1/write), through a durable queue in
+    /// <db>/push-queue that is retried until the receiver takes it.
+    #[arg(long, value_name = "URL")]
+    push: Option<String>,
 }
 
 /// What `collect` and `config check` read: config.toml and, if named,
@@ -159,11 +166,53 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let db =
         Db::open(&dir, Options::default()).with_context(|| format!("opening {}", dir.display()))?;
     let health = HealthFile::new(&dir);
+    let push = open_push_queue(&dir, a.push.as_deref())?;
     if a.once {
-        run_once(&db, &health, &loaded)
+        run_once(&db, &health, &loaded, push.as_deref())
     } else {
-        run_loop(Arc::new(db), Arc::new(health), &loaded)
+        run_loop(Arc::new(db), Arc::new(health), &loaded, push)
     }
+}
+
+/// Loads config.toml at `path` (default: the XDG config path), which must
+/// exist.
+pub fn load_config(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    let path = path.unwrap_or_else(crate::paths::default_config);
+    if !path.exists() {
+        anyhow::bail!(
+            "config file {} not found: write one, or name it with --config PATH",
+            path.display()
+        );
+    }
+    Ok(Config::load(&path)?)
+}
+
+/// The push queue of the database in `dir`, when `url` is given.
+pub fn open_push_queue(
+    dir: &std::path::Path,
+    url: Option<&str>,
+) -> anyhow::Result<Option<Arc<Queue>>> {
+    let Some(url) = url else { return Ok(None) };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        anyhow::bail!("--push {url:?}: expected an http:// or https:// URL");
+    }
+    let q = Queue::open(&dir.join("push-queue"), url, Duration::from_secs(30))?;
+    Ok(Some(Arc::new(q)))
+}
+
+/// Queues a stored collection for the remote-write receiver (only once
+/// stored: the push never has what the db lacks).
+fn queue_push(
+    q: &Queue,
+    samples: &[(minetsdb::Labels, minetsdb::Sample)],
+    metadata: &[(String, minetsdb::Metadata)],
+) -> anyhow::Result<()> {
+    if samples.is_empty() {
+        return Ok(());
+    }
+    let series: Vec<_> = samples.iter().map(|(l, s)| (l.clone(), vec![*s])).collect();
+    q.push(&remote_write::encode(&series, metadata))
+        .with_context(|| format!("queueing samples for {}", q.url()))
 }
 
 /// How far back a new process looks for a job's previous run to take
@@ -195,6 +244,7 @@ fn run_source(
     health: &HealthFile,
     source: &mut dyn Source,
     now: i64,
+    push: Option<&Queue>,
 ) -> anyhow::Result<Option<bool>> {
     let name = source.name().to_string();
     let got = match source.collect(now) {
@@ -209,6 +259,9 @@ fn run_source(
     }
     got.store(db)
         .with_context(|| format!("storing the samples of job {name:?}"))?;
+    if let Some(q) = push {
+        queue_push(q, &got.samples, &got.metadata).with_context(|| format!("job {name:?}"))?;
+    }
     for f in &got.failures {
         eprintln!("minetsdb: job {name:?}: {f}");
     }
@@ -242,7 +295,12 @@ fn held(db: &Db, s: &Scheduled, now: i64) -> anyhow::Result<bool> {
 /// so a slow target delays the run by its own timeout only), then
 /// everything is stored as one batch with the runs' records: one WAL sync
 /// and one registry sync per run, whatever the number of sources.
-fn run_once(db: &Db, health: &HealthFile, loaded: &Loaded) -> anyhow::Result<ExitCode> {
+fn run_once(
+    db: &Db,
+    health: &HealthFile,
+    loaded: &Loaded,
+    push: Option<&Queue>,
+) -> anyhow::Result<ExitCode> {
     let now = crate::time::now_ms();
     let mut due = Vec::new();
     for mut s in loaded.sources() {
@@ -263,6 +321,9 @@ fn run_once(db: &Db, health: &HealthFile, loaded: &Loaded) -> anyhow::Result<Exi
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     let mut batch = minetsdb_collectors::source::Collection::default();
+    // The runs' own state is stored with the batch but is not a
+    // collection's, so it is not pushed.
+    let mut records = Vec::new();
     let mut failed = false;
     let mut ran = Vec::new();
     for (name, res) in got {
@@ -280,7 +341,7 @@ fn run_once(db: &Db, health: &HealthFile, loaded: &Loaded) -> anyhow::Result<Exi
             eprintln!("minetsdb: job {name:?}: {f}");
         }
         failed |= !c.failures.is_empty();
-        batch.samples.push(
+        records.push(
             schedule::run_sample(&name, now)
                 .with_context(|| format!("recording the run of job {name:?}"))?,
         );
@@ -288,16 +349,35 @@ fn run_once(db: &Db, health: &HealthFile, loaded: &Loaded) -> anyhow::Result<Exi
         batch.extend(c);
     }
     if ran.is_empty() {
+        // Still send what earlier runs queued.
+        if let Some(q) = push {
+            report_push(q.send());
+        }
         return Ok(ExitCode::SUCCESS);
     }
+    let collected = batch.samples.len();
+    let described = batch.metadata.len();
+    batch.samples.extend(records);
     batch.metadata.push(schedule::run_metadata());
     batch.store(db).context("storing the samples of this run")?;
+    if let Some(q) = push {
+        queue_push(
+            q,
+            batch.samples.get(..collected).unwrap_or(&[]),
+            batch.metadata.get(..described).unwrap_or(&[]),
+        )?;
+    }
     for (name, targets) in ran {
         if !targets.is_empty() {
             if let Err(e) = health.update(&name, &targets) {
                 eprintln!("minetsdb: warning: {e}");
             }
         }
+    }
+    // A receiver that is down is not a failed collection: the queue keeps
+    // the samples and the next run sends them.
+    if let Some(q) = push {
+        report_push(q.send());
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -338,49 +418,107 @@ fn next_run(last: Option<i64>, now: i64, interval_ms: i64, offset: i64) -> i64 {
 /// clock set back or forward delays a run by at most this much.
 const MAX_SLEEP_MS: i64 = 60_000;
 
-fn run_loop(db: Arc<Db>, health: Arc<HealthFile>, loaded: &Loaded) -> anyhow::Result<ExitCode> {
-    let tasks = loaded.sources();
-    // One stop channel per thread; the signal handler, installed before any
-    // thread starts, drops every sender, which wakes every `recv_timeout`
-    // at once.
-    // One more for this thread, which waits for the signal (a config with
-    // no job and no NVML still runs until stopped, as a service should).
-    let (senders, mut receivers): (Vec<_>, Vec<_>) =
-        (0..=tasks.len()).map(|_| mpsc::channel::<()>()).unzip();
-    let main_rx = receivers.pop().expect("one per task, and one more");
-    let senders = Mutex::new(Some(senders));
-    ctrlc::set_handler(move || {
-        if let Some(s) = senders.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            eprintln!("minetsdb: stopping");
-            drop(s);
-        }
-    })
-    .context("installing the SIGINT/SIGTERM handler")?;
-    let mut threads = Vec::new();
-    for (task, rx) in tasks.into_iter().zip(receivers) {
-        let db = db.clone();
-        let health = health.clone();
-        let name = task.source.name().to_string();
-        let handle = std::thread::Builder::new()
-            .name(format!("job {name}"))
-            .spawn(move || job_loop(&db, &health, task, &rx))
-            .with_context(|| format!("starting the thread of job {name:?}"))?;
-        threads.push(handle);
-    }
-    let compactor = Compactor::start(db.clone(), Duration::from_secs(3600));
-    let _ = main_rx.recv();
-    for t in threads {
-        let _ = t.join();
-    }
+fn run_loop(
+    db: Arc<Db>,
+    health: Arc<HealthFile>,
+    loaded: &Loaded,
+    push: Option<Arc<Queue>>,
+) -> anyhow::Result<ExitCode> {
+    // Installed before any thread starts; a config with no job and no
+    // NVML still runs until stopped, as a service should.
+    let stop = stop_signal()?;
+    let jobs = Jobs::start(db.clone(), health, loaded, push)?;
+    let compactor = Compactor::start(db, Duration::from_secs(3600));
+    let _ = stop.recv();
+    jobs.stop();
     for e in compactor.stop() {
         eprintln!("minetsdb: compaction: {e}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// A receiver that returns (with an error: its sender dropped) on the
+/// first SIGINT or SIGTERM. Installed once per process, before any thread
+/// starts; `collect` and `serve` wait on it.
+pub fn stop_signal() -> anyhow::Result<mpsc::Receiver<()>> {
+    let (tx, rx) = mpsc::channel::<()>();
+    let tx = Mutex::new(Some(tx));
+    ctrlc::set_handler(move || {
+        if let Some(s) = tx.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            eprintln!("minetsdb: stopping");
+            drop(s);
+        }
+    })
+    .context("installing the SIGINT/SIGTERM handler")?;
+    Ok(rx)
+}
+
+/// The collector loop's threads, one per job of the config (and one for
+/// NVML when enabled), all appending to one shared `Db`; `serve --collect`
+/// runs them beside its HTTP server.
+pub struct Jobs {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    // Dropping the senders wakes every thread's `recv_timeout` at once.
+    stop: Vec<mpsc::Sender<()>>,
+}
+
+impl Jobs {
+    /// Starts a thread per source of `config`, and one sending the push
+    /// queue when there is one.
+    pub fn start(
+        db: Arc<Db>,
+        health: Arc<HealthFile>,
+        loaded: &Loaded,
+        push: Option<Arc<Queue>>,
+    ) -> anyhow::Result<Jobs> {
+        let mut jobs = Jobs {
+            threads: Vec::new(),
+            stop: Vec::new(),
+        };
+        for task in loaded.sources() {
+            let (tx, rx) = mpsc::channel::<()>();
+            jobs.stop.push(tx);
+            let db = db.clone();
+            let health = health.clone();
+            let name = task.source.name().to_string();
+            let push = push.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("job {name}"))
+                .spawn(move || job_loop(&db, &health, task, &rx, push.as_deref()))
+                .with_context(|| format!("starting the thread of job {name:?}"))?;
+            jobs.threads.push(handle);
+        }
+        if let Some(q) = push {
+            let (tx, rx) = mpsc::channel::<()>();
+            jobs.stop.push(tx);
+            let handle = std::thread::Builder::new()
+                .name("push".into())
+                .spawn(move || push_loop(&q, &rx))
+                .context("starting the push thread")?;
+            jobs.threads.push(handle);
+        }
+        Ok(jobs)
+    }
+
+    /// Stops every job (a scrape under way finishes and is stored) and
+    /// waits for them.
+    pub fn stop(mut self) {
+        self.stop.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
 /// One job's loop, until `stop` is dropped. A source unavailable on this
 /// machine (no NVIDIA driver) is reported once and its thread ends.
-fn job_loop(db: &Db, health: &HealthFile, mut s: Scheduled, stop: &mpsc::Receiver<()>) {
+fn job_loop(
+    db: &Db,
+    health: &HealthFile,
+    mut s: Scheduled,
+    stop: &mpsc::Receiver<()>,
+    push: Option<&Queue>,
+) {
     let interval = s.interval_ms;
     let name = s.source.name().to_string();
     let offset = offset_ms(&name, interval);
@@ -412,12 +550,56 @@ fn job_loop(db: &Db, health: &HealthFile, mut s: Scheduled, stop: &mpsc::Receive
             Ok(false) => {}
             Err(e) => eprintln!("minetsdb: {e:#}"),
         }
-        match run_source(db, health, s.source.as_mut(), now) {
+        match run_source(db, health, s.source.as_mut(), now, push) {
             Ok(None) => return,
             Ok(Some(_)) => {}
             Err(e) => eprintln!("minetsdb: job {name:?}: {e:#}"),
         }
         last = Some(now);
+    }
+}
+
+/// Prints what a send of the push queue did: requests the receiver
+/// refused for good, or why it stopped.
+fn report_push(r: Result<Sent, PushError>) {
+    match r {
+        Ok(sent) => {
+            for r in &sent.rejected {
+                eprintln!("minetsdb: push: refused for good, set aside: {r}");
+            }
+        }
+        Err(e) => eprintln!("minetsdb: warning: {e}"),
+    }
+}
+
+/// Sends the push queue every second while the receiver takes it; after
+/// a failure waits 1 s, 2 s, 4 s ... up to 2 minutes between tries, so a
+/// receiver down for a day is not hammered, and one back up is caught up
+/// with within two minutes. Reports the first failure of a streak only.
+fn push_loop(q: &Queue, stop: &mpsc::Receiver<()>) {
+    const MAX_BACKOFF_MS: u64 = 120_000;
+    let mut backoff_ms = 0u64;
+    loop {
+        let wait = if backoff_ms == 0 { 1000 } else { backoff_ms };
+        match stop.recv_timeout(Duration::from_millis(wait)) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        match q.send() {
+            Ok(sent) => {
+                if backoff_ms > 0 {
+                    eprintln!("minetsdb: push: {} reachable again", q.url());
+                }
+                backoff_ms = 0;
+                report_push(Ok(sent));
+            }
+            Err(e) => {
+                if backoff_ms == 0 {
+                    report_push(Err(e));
+                }
+                backoff_ms = (backoff_ms * 2).clamp(1000, MAX_BACKOFF_MS);
+            }
+        }
     }
 }
 
@@ -478,11 +660,14 @@ mod tests {
                 reason: "no driver".into(),
             })
         });
-        assert_eq!(run_source(&db, &health, &mut none, t).unwrap(), None);
+        assert_eq!(run_source(&db, &health, &mut none, t, None).unwrap(), None);
         // The fake rig loses its third GPU: the other two are stored (one
         // info series each), and the run failed.
         let mut rig = GpuJob::new("rig1", || Ok(FakeGpus::rig()));
-        assert_eq!(run_source(&db, &health, &mut rig, t).unwrap(), Some(true));
+        assert_eq!(
+            run_source(&db, &health, &mut rig, t, None).unwrap(),
+            Some(true)
+        );
         let m = [minetsdb::Matcher::equal(
             minetsdb::METRIC_NAME_LABEL,
             "nvidia_smi_gpu_info",

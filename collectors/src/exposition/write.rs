@@ -18,6 +18,7 @@ pub struct Writer<W: Write> {
     format: Format,
     family: Option<String>,
     buf: Vec<u8>,
+    timestamps: bool,
 }
 
 impl<W: Write> Writer<W> {
@@ -28,7 +29,16 @@ impl<W: Write> Writer<W> {
             format,
             family: None,
             buf: Vec::with_capacity(4096),
+            timestamps: true,
         }
+    }
+
+    /// Leaves timestamps out, as an exporter serving live readings does:
+    /// the scraper stamps them with its scrape time and can then mark
+    /// vanished series stale (Prometheus does not for explicit timestamps).
+    pub fn without_timestamps(mut self) -> Writer<W> {
+        self.timestamps = false;
+        self
     }
 
     /// Writes one series' samples, preceded by its family's metadata lines
@@ -48,6 +58,7 @@ impl<W: Write> Writer<W> {
             labels,
             samples,
             &mut self.family,
+            self.timestamps,
         )
     }
 
@@ -75,7 +86,9 @@ pub fn write_series(
     samples: &[Sample],
 ) -> io::Result<()> {
     let mut buf = Vec::new();
-    write_into(w, &mut buf, format, metadata, labels, samples, &mut None)
+    write_into(
+        w, &mut buf, format, metadata, labels, samples, &mut None, true,
+    )
 }
 
 /// Writes the OpenMetrics end marker.
@@ -83,6 +96,7 @@ pub fn write_eof(w: &mut impl Write) -> io::Result<()> {
     w.write_all(b"# EOF\n")
 }
 
+#[allow(clippy::too_many_arguments)] // private; one call per public entry
 fn write_into(
     w: &mut impl Write,
     buf: &mut Vec<u8>,
@@ -91,6 +105,7 @@ fn write_into(
     labels: &Labels,
     samples: &[Sample],
     last_family: &mut Option<String>,
+    timestamps: bool,
 ) -> io::Result<()> {
     if labels.is_empty() {
         return Err(io::Error::new(
@@ -130,11 +145,13 @@ fn write_into(
     for s in samples {
         buf.extend_from_slice(&prefix);
         value::write_value(buf, s.v);
-        buf.push(b' ');
-        if om {
-            value::write_seconds(buf, s.t);
-        } else {
-            value::write_ms(buf, s.t);
+        if timestamps {
+            buf.push(b' ');
+            if om {
+                value::write_seconds(buf, s.t);
+            } else {
+                value::write_ms(buf, s.t);
+            }
         }
         buf.push(b'\n');
         if buf.len() >= 1 << 16 {

@@ -48,6 +48,39 @@ impl Db {
         })
     }
 
+    /// Labels of the series matching every matcher that hold data in
+    /// `[lo, hi]` (both inclusive), sorted. Only chunk summaries and the
+    /// head are consulted, nothing is decoded, so listing series over years
+    /// stays cheap (Prometheus' `/api/v1/series` is coarser still: it
+    /// answers per block). A chunk that spans the range's edge counts even
+    /// when none of its samples falls inside.
+    pub fn series_labels(&self, matchers: &[Matcher], lo: i64, hi: i64) -> Vec<Labels> {
+        let inner = self.read();
+        let blocks: Vec<&Arc<Block>> = inner
+            .blocks
+            .iter()
+            .filter(|b| b.n_samples > 0 && b.min_t <= hi && b.max_t >= lo)
+            .collect();
+        let mut out: Vec<Labels> = Vec::new();
+        if lo > hi {
+            return out;
+        }
+        for id in inner.registry.select(matchers) {
+            let in_blocks = blocks.iter().any(|b| {
+                b.chunks_of(id)
+                    .iter()
+                    .any(|c| c.summary.first_t <= hi && c.summary.last_t >= lo)
+            });
+            if in_blocks || !inner.head.range(id, lo, hi).is_empty() {
+                if let Some(l) = inner.registry.labels(id) {
+                    out.push(l.clone());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// Every label name in use, sorted (includes `__name__`).
     pub fn label_names(&self) -> Vec<String> {
         self.read()

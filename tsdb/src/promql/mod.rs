@@ -306,6 +306,16 @@ fn check_options(opts: &QueryOptions) -> Result<()> {
     Ok(())
 }
 
+/// Parses and type-checks `expr` without evaluating it: the errors a
+/// query would fail with before reading any data (syntax, unsupported
+/// constructs, type errors). The HTTP API uses it to tell a bad request
+/// (Prometheus' `bad_data`) from a failed evaluation (`execution`).
+pub fn check(expr: &str) -> Result<()> {
+    plan::parse(expr, 0, 0)
+        .map(|_| ())
+        .map_err(|e| with_expr(expr, e))
+}
+
 /// Evaluates `expr` at time `t` (ms) against any [`Queryable`].
 pub fn query_instant<Q: Queryable + ?Sized>(
     q: &Q,

@@ -1,0 +1,234 @@
+//! `minetsdb serve`: Prometheus' HTTP API over the database, so Grafana's
+//! Prometheus data source (URL `http://127.0.0.1:9090`) and promtool work
+//! unchanged; `/metrics` as an exporter of this machine's GPUs and of the
+//! process itself; with `--collect`, the collector loop in the same process.
+//!
+//! The database is opened read-only (beside a `collect` running as its
+//! own service, and reopened every `--refresh` to see its appends), or
+//! read-write with `--collect` or `--remote-write`, where the HTTP API,
+//! the collector threads, the remote-write receiver and the compactor
+//! share one `Arc<Db>`.
+//!
+//! Modules: `http` (the server: threads, limits), `params` (Prometheus'
+//! time and duration parameters), `api` (the endpoints), `exporter`
+//! (`/metrics`); `/api/v1/write` decodes with
+//! `minetsdb_collectors::remote_write`.
+
+mod api;
+mod exporter;
+mod http;
+mod params;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use minetsdb::{Compactor, Db, Options};
+use minetsdb_collectors::remote_write;
+use minetsdb_collectors::source::Source;
+
+use crate::cmd::collect;
+use api::{QueryLimits, Store};
+use http::{Handler, Limits, Request, Response};
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on; keep it on loopback unless a proxy adds authentication.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    listen: String,
+    /// Database directory [default: $XDG_DATA_HOME/minetsdb]
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Run the collector loop (config.toml's jobs and the GPUs) in this
+    /// process too, sharing the database (opened read-write).
+    #[arg(long)]
+    collect: bool,
+    /// With --collect: also push every collection to this remote-write
+    /// URL, through a durable queue in <db>/push-queue.
+    #[arg(long, value_name = "URL", requires = "collect")]
+    push: Option<String>,
+    /// Accept Prometheus remote write 1.0 at /api/v1/write into the
+    /// database (opened read-write).
+    #[arg(long)]
+    remote_write: bool,
+    /// The config file: jobs for --collect, [nvml] for /metrics [default: $XDG_CONFIG_HOME/minetsdb/config.toml, when it exists]
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Worker threads answering requests (at most this many requests run at once).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    threads: u16,
+    /// Most points one query may load and compute (Prometheus' --query.max-samples).
+    #[arg(long, default_value_t = 20_000_000)]
+    query_max_points: usize,
+    /// Longest a query may run; a request's `timeout` parameter can only shorten it.
+    #[arg(long, default_value = "2m", value_parser = crate::duration::parse_ms)]
+    query_timeout: i64,
+    /// Without --collect: how old the read-only view of the database may
+    /// get before a request reopens it to see another process's appends.
+    #[arg(long, default_value = "15s", value_parser = crate::duration::parse_ms)]
+    refresh: i64,
+}
+
+/// Everything a request may need.
+struct App {
+    store: Store,
+    limits: QueryLimits,
+    exporter: exporter::Exporter,
+    /// The database remote write appends to, when enabled.
+    receiver: Option<Arc<Db>>,
+}
+
+impl App {
+    fn handle(&self, req: &Request) -> Response {
+        let path = req.path.as_str();
+        if path == "/api/v1/write" {
+            return self.remote_write(req);
+        }
+        if let Some(rest) = path.strip_prefix("/api/v1/") {
+            if let Some(r) = api::handle(&self.store, &self.limits, req, rest) {
+                return r;
+            }
+        }
+        let get = matches!(req.method.as_str(), "GET" | "HEAD");
+        match path {
+            "/-/healthy" if get => Response::text(200, "Prometheus Server is Healthy.\n"),
+            "/-/ready" if get => Response::text(200, "Prometheus Server is Ready.\n"),
+            "/metrics" if get => self.exporter.respond(),
+            "/" if get => Response::text(
+                200,
+                "minetsdb: Prometheus HTTP API under /api/v1, metrics at /metrics\n",
+            ),
+            "/-/healthy" | "/-/ready" | "/metrics" | "/" => {
+                Response::text(405, "method not allowed\n")
+            }
+            _ => Response::text(404, "404 page not found\n"),
+        }
+    }
+}
+
+impl App {
+    fn remote_write(&self, req: &Request) -> Response {
+        let Some(db) = &self.receiver else {
+            return Response::text(
+                404,
+                "remote write receiver needs to be enabled with --remote-write\n",
+            );
+        };
+        if req.method != "POST" {
+            return Response::text(405, "Method Not Allowed\n");
+        }
+        if let Some(enc) = req.header("content-encoding") {
+            if !enc.eq_ignore_ascii_case("snappy") {
+                return Response::text(415, format!("unsupported Content-Encoding {enc:?}\n"));
+            }
+        }
+        // 400 for what retrying cannot fix (Prometheus then drops the
+        // batch), 500 for what it may (a full disk): it retries those.
+        let decoded = match remote_write::decode(&req.body) {
+            Ok(d) => d,
+            Err(e) => return Response::text(400, format!("{e}\n")),
+        };
+        match remote_write::store(db, &decoded) {
+            Ok(_) => Response::new(204, "text/plain; charset=utf-8", Vec::new()),
+            Err(e) => Response::text(500, format!("storing: {e}\n")),
+        }
+    }
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let dir = a.db.clone().unwrap_or_else(crate::paths::default_db);
+    let config = match (&a.config, a.collect) {
+        (Some(_), _) | (None, true) => Some(collect::load_config(a.config.clone())?),
+        (None, false) => {
+            let p = crate::paths::default_config();
+            if p.exists() {
+                Some(collect::load_config(Some(p))?)
+            } else {
+                None
+            }
+        }
+    };
+    let listener =
+        TcpListener::bind(&a.listen).with_context(|| format!("listening on {}", a.listen))?;
+    let stop = collect::stop_signal()?;
+    let mut writer: Option<Arc<Db>> = None;
+    let store = if a.collect || a.remote_write {
+        let db = Db::open(&dir, Options::default())
+            .with_context(|| format!("opening {}", dir.display()))?;
+        let db = Arc::new(db);
+        writer = Some(db.clone());
+        Store::Shared(db)
+    } else {
+        Store::read_only(&dir, Duration::from_millis(a.refresh as u64))
+            .with_context(|| format!("opening {} read-only", dir.display()))?
+    };
+    // `/metrics` reads this machine's own sources at each request: the
+    // GPUs (NVML, AMD) and the local miners' APIs. Not the scrape jobs
+    // (whoever scrapes us can scrape them), nor the pools (remote and rate
+    // limited: a scrape every 15 s would break their published limits).
+    let gpus: Vec<Box<dyn Source>> = match &config {
+        Some(c) => {
+            let remote: Vec<&str> = c
+                .jobs
+                .iter()
+                .map(|j| j.name.as_str())
+                .chain(c.pools.iter().map(|p| p.name.as_str()))
+                .collect();
+            minetsdb_collectors::source::sources(c)
+                .into_iter()
+                .filter(|s| !remote.contains(&s.source.name()))
+                .map(|s| s.source)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let app = Arc::new(App {
+        store,
+        limits: QueryLimits {
+            max_points: a.query_max_points,
+            timeout: Duration::from_millis(a.query_timeout as u64),
+        },
+        exporter: exporter::Exporter::new(gpus),
+        receiver: writer.clone().filter(|_| a.remote_write),
+    });
+    let handler: Arc<Handler> = {
+        let app = app.clone();
+        Arc::new(move |r: &Request| app.handle(r))
+    };
+    let server = http::Server::start(listener, usize::from(a.threads), Limits::default(), handler)
+        .context("starting the HTTP server")?;
+    eprintln!(
+        "minetsdb: serving {} on http://{} (Grafana: a Prometheus data source with this URL)",
+        dir.display(),
+        server.addr()
+    );
+    // The writer compacts, as `collect` does.
+    let jobs = match (&writer, &config) {
+        (Some(db), Some(config)) if a.collect => {
+            let push = collect::open_push_queue(&dir, a.push.as_deref())?;
+            let loaded = collect::Loaded {
+                config: config.clone(),
+                prometheus: None,
+            };
+            let health = Arc::new(minetsdb_collectors::health::HealthFile::new(&dir));
+            Some(collect::Jobs::start(db.clone(), health, &loaded, push)?)
+        }
+        _ => None,
+    };
+    let compactor = writer
+        .as_ref()
+        .map(|db| Compactor::start(db.clone(), Duration::from_secs(3600)));
+    let _ = stop.recv();
+    server.stop();
+    if let Some(jobs) = jobs {
+        jobs.stop();
+    }
+    for e in compactor.map(Compactor::stop).unwrap_or_default() {
+        eprintln!("minetsdb: compaction: {e}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
