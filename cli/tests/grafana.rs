@@ -57,6 +57,12 @@ fn enc(s: &str) -> String {
 }
 
 fn start_serve(db: &Path) -> (Proc, u16) {
+    start_serve_with(db, &[], "")
+}
+
+/// `serve` on a free port with `extra` flags; `auth` is the header line
+/// its readiness probe sends (empty for none).
+fn start_serve_with(db: &Path, extra: &[&str], auth: &str) -> (Proc, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -66,6 +72,7 @@ fn start_serve(db: &Path) -> (Proc, u16) {
         .args(["serve", "--db"])
         .arg(db)
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
         .env("XDG_CONFIG_HOME", db.join("no-config"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -75,7 +82,7 @@ fn start_serve(db: &Path) -> (Proc, u16) {
     let end = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-            let _ = write!(s, "GET /-/ready HTTP/1.0\r\n\r\n");
+            let _ = write!(s, "GET /-/ready HTTP/1.0\r\n{auth}\r\n");
             let mut b = String::new();
             if s.read_to_string(&mut b).is_ok() && b.contains(" 200 ") {
                 break;
@@ -168,4 +175,62 @@ fn every_dashboard_query_returns_data_through_serve() {
         }
     }
     assert_eq!(checked, panels.len());
+}
+
+/// One GET with optional extra header lines; the status code.
+fn get_status(port: u16, path: &str, headers: &str) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\n{headers}\r\n").unwrap();
+    let mut b = String::new();
+    s.read_to_string(&mut b).unwrap();
+    b.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_bearer_token_guards_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo");
+    let out = bin()
+        .args(["demo", "--days", "1", "--gpus", "1", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret-token\n").unwrap();
+    let good = "Authorization: Bearer s3cret-token\r\n";
+    let (_serve, port) =
+        start_serve_with(&db, &["--bearer-token-file", token.to_str().unwrap()], good);
+    for path in [
+        "/-/healthy",
+        "/metrics",
+        "/api/v1/labels",
+        "/api/v1/query?query=up",
+        "/api/v1/status/buildinfo",
+    ] {
+        assert_eq!(get_status(port, path, ""), 401, "{path} without a token");
+        let bad = "Authorization: Bearer s3cret-tokeN\r\n";
+        assert_eq!(
+            get_status(port, path, bad),
+            401,
+            "{path} with a wrong token"
+        );
+        assert_eq!(get_status(port, path, good), 200, "{path} with the token");
+    }
+    // An empty token file is refused at start, naming the flag.
+    std::fs::write(&token, "\n").unwrap();
+    let out = bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--bearer-token-file"])
+        .arg(&token)
+        .arg("--db")
+        .arg(&db)
+        .env("XDG_CONFIG_HOME", db.join("no-config"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bearer-token-file"));
 }

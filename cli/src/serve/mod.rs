@@ -67,6 +67,11 @@ pub struct Args {
     /// Longest a query may run; a request's `timeout` parameter can only shorten it.
     #[arg(long, default_value = "2m", value_parser = crate::duration::parse_ms)]
     query_timeout: i64,
+    /// Require `Authorization: Bearer <token>` on every route, the token
+    /// read from this file (one line; Grafana: the data source's custom
+    /// header, Prometheus: `authorization: {credentials_file: ...}`).
+    #[arg(long, value_name = "FILE")]
+    bearer_token_file: Option<PathBuf>,
     /// Without --collect: how old the read-only view of the database may
     /// get before a request reopens it to see another process's appends.
     #[arg(long, default_value = "15s", value_parser = crate::duration::parse_ms)]
@@ -80,10 +85,30 @@ struct App {
     exporter: exporter::Exporter,
     /// The database remote write appends to, when enabled.
     receiver: Option<Arc<Db>>,
+    /// `Bearer <token>` every request must carry, when set.
+    auth: Option<String>,
+}
+
+/// Equal without an early exit, so response time does not tell how much of
+/// a guessed token was right.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
 }
 
 impl App {
     fn handle(&self, req: &Request) -> Response {
+        if let Some(want) = &self.auth {
+            let got = req.header("authorization").unwrap_or("");
+            if !same_secret(got.trim().as_bytes(), want.as_bytes()) {
+                let mut r =
+                    Response::text(401, "unauthorized: send Authorization: Bearer <token>\n");
+                r.headers.push((
+                    "WWW-Authenticate".into(),
+                    "Bearer realm=\"minetsdb\"".into(),
+                ));
+                return r;
+            }
+        }
         let path = req.path.as_str();
         if path == "/api/v1/write" {
             return self.remote_write(req);
@@ -152,6 +177,18 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             }
         }
     };
+    let auth = match &a.bearer_token_file {
+        None => None,
+        Some(p) => {
+            let t = std::fs::read_to_string(p)
+                .with_context(|| format!("reading --bearer-token-file {}", p.display()))?;
+            let t = t.trim();
+            if t.is_empty() {
+                anyhow::bail!("--bearer-token-file {}: the file is empty", p.display());
+            }
+            Some(format!("Bearer {t}"))
+        }
+    };
     let listener =
         TcpListener::bind(&a.listen).with_context(|| format!("listening on {}", a.listen))?;
     let stop = collect::stop_signal()?;
@@ -194,6 +231,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         },
         exporter: exporter::Exporter::new(gpus),
         receiver: writer.clone().filter(|_| a.remote_write),
+        auth,
     });
     let handler: Arc<Handler> = {
         let app = app.clone();
