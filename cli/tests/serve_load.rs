@@ -83,7 +83,7 @@ fn queries_while_collecting_never_fail_and_lose_nothing() {
                 let mut i = 0u64;
                 while Instant::now() < until {
                     let t = now();
-                    let (path, form) = if (i + w) % 2 == 0 {
+                    let (path, form) = if (i + w).is_multiple_of(2) {
                         (
                             "/api/v1/query_range",
                             format!(
