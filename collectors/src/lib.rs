@@ -13,6 +13,7 @@ pub mod nvml;
 pub mod pool;
 pub mod promconfig;
 pub mod push;
+pub mod remote_read;
 pub mod remote_write;
 pub mod schedule;
 pub mod scrape;

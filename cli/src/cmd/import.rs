@@ -17,8 +17,25 @@ use minetsdb_collectors::exposition::{self, Error as ExpoError, Format, Item, Pa
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Files to import (`-` for standard input).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_prometheus")]
     files: Vec<PathBuf>,
+    /// Instead of files: pull the history of a running Prometheus through
+    /// its remote-read API, e.g. http://127.0.0.1:9090 (or the full
+    /// .../api/v1/read URL), window by window.
+    #[arg(long, value_name = "URL", conflicts_with = "files")]
+    from_prometheus: Option<String>,
+    /// With --from-prometheus: series to pull (PromQL selectors; repeat).
+    #[arg(long = "match", default_value = "{__name__=~\".+\"}")]
+    matchers: Vec<String>,
+    /// With --from-prometheus: from when (RFC 3339, Unix seconds, relative).
+    #[arg(long, default_value = "-5y", allow_hyphen_values = true)]
+    start: String,
+    /// With --from-prometheus: until when.
+    #[arg(long, default_value = "now", allow_hyphen_values = true)]
+    end: String,
+    /// With --from-prometheus: the span read per request.
+    #[arg(long, default_value = "1d", value_parser = crate::duration::parse_ms)]
+    window: i64,
     /// Database directory [default: $XDG_DATA_HOME/minetsdb]
     #[arg(long)]
     db: Option<PathBuf>,
@@ -104,9 +121,12 @@ fn parse_batches(
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let dir = a.db.unwrap_or_else(crate::paths::default_db);
+    let dir = a.db.clone().unwrap_or_else(crate::paths::default_db);
     let db =
         Db::open(&dir, Options::default()).with_context(|| format!("opening {}", dir.display()))?;
+    if let Some(url) = &a.from_prometheus {
+        return from_prometheus(&db, url, &a);
+    }
     let default_t = match &a.default_time {
         Some(s) => Some(
             crate::time::parse_time(s, crate::time::now_ms())
@@ -185,6 +205,81 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         "imported {appended} samples ({duplicates} already stored, {conflicts} conflicting and rejected{}) in {secs:.2}s, {:.2} M samples/s",
         if a.skip_bad_lines { format!(", {skipped} bad lines skipped") } else { String::new() },
         (appended + duplicates + conflicts) as f64 / secs.max(1e-9) / 1e6
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--from-prometheus`: reads `[start, end]` window by window through
+/// remote read and appends each window's samples (a backfill of any age),
+/// so memory holds one window and an interrupted import keeps what it got.
+fn from_prometheus(db: &Db, url: &str, a: &Args) -> anyhow::Result<ExitCode> {
+    let url = if url.contains("/api/v1/read") {
+        url.to_string()
+    } else {
+        format!("{}/api/v1/read", url.trim_end_matches('/'))
+    };
+    let now = crate::time::now_ms();
+    let start =
+        crate::time::parse_time(&a.start, now).map_err(|e| anyhow::anyhow!("--start: {e}"))?;
+    let end = crate::time::parse_time(&a.end, now).map_err(|e| anyhow::anyhow!("--end: {e}"))?;
+    if end < start || a.window <= 0 {
+        anyhow::bail!("--start must not be after --end, and --window must be positive");
+    }
+    let selectors: Vec<Vec<minetsdb::Matcher>> = a
+        .matchers
+        .iter()
+        .map(|m| {
+            minetsdb::promql::parse_selector(m).map_err(|e| anyhow::anyhow!("--match {m:?}: {e}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let reader =
+        minetsdb_collectors::remote_read::Reader::new(&url, std::time::Duration::from_secs(120));
+    let began = Instant::now();
+    let pb = crate::progress::bytes(None, "reading");
+    if !pb.is_hidden() {
+        pb.set_length((end - start) as u64);
+    }
+    let (mut appended, mut duplicates, mut conflicts, mut series) = (0u64, 0u64, 0u64, 0usize);
+    let mut w = start;
+    while w <= end {
+        // Closed windows that do not overlap: [w, w + window - 1].
+        let w_end = w.saturating_add(a.window - 1).min(end);
+        for m in &selectors {
+            let got = reader.read(w, w_end, m)?;
+            series = series.max(got.len());
+            let batch: Vec<(Labels, Sample)> = got
+                .into_iter()
+                .flat_map(|(l, ss)| ss.into_iter().map(move |s| (l.clone(), s)))
+                .collect();
+            let rep = db
+                .append_labeled(&batch)
+                .with_context(|| format!("storing what {url} returned"))?;
+            appended += rep.appended as u64;
+            duplicates += rep.duplicates as u64;
+            conflicts += rep.conflicts as u64;
+        }
+        pb.set_position((w_end - start) as u64);
+        w = match w_end.checked_add(1) {
+            Some(n) => n,
+            None => break,
+        };
+    }
+    pb.finish_and_clear();
+    db.flush()
+        .context("flushing the imported samples to blocks")?;
+    outln!(
+        "imported {appended} samples (up to {series} series per window) from {url} in {:.1} s{}{}",
+        began.elapsed().as_secs_f64(),
+        if duplicates > 0 {
+            format!(", {duplicates} already stored")
+        } else {
+            String::new()
+        },
+        if conflicts > 0 {
+            format!(", {conflicts} conflicting with stored values (kept the stored)")
+        } else {
+            String::new()
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
