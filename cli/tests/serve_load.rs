@@ -4,6 +4,7 @@
 //! collection may be lost: every recorded run has its samples. Throughput
 //! and p99 latency are printed (`--nocapture`); the test asserts only
 //! correctness. `MINETSDB_LOAD_SECS` lengthens the run (default 4 s).
+//! Then `/federate` serves the newest stored sample of each series.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -116,6 +117,46 @@ fn queries_while_collecting_never_fail_and_lose_nothing() {
         lat.extend(l);
         errors.extend(e);
     }
+    // Federation: the newest stored sample of each matching series, with
+    // its timestamp, in the text format.
+    let get = |path: &str| {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+        let mut b = String::new();
+        s.read_to_string(&mut b).unwrap();
+        b
+    };
+    let fed = get("/federate?match%5B%5D=nvidia_smi_power_draw_watts");
+    assert!(
+        fed.starts_with("HTTP/1.1 200") || fed.starts_with("HTTP/1.0 200"),
+        "{fed}"
+    );
+    let body = fed.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    let lines: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("nvidia_smi_power_draw_watts{"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{body}");
+    for l in lines {
+        let t: i64 = l.rsplit(' ').next().unwrap().parse().unwrap();
+        let age = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            - t;
+        assert!((0..10_000).contains(&age), "{l}");
+    }
+    assert!(
+        body.contains("# TYPE nvidia_smi_power_draw_watts gauge"),
+        "{body}"
+    );
+    // No selector: nothing (as Prometheus); a bad one: 400.
+    let none = get("/federate");
+    assert!(
+        none.contains(" 200 ") && !none.contains("nvidia_smi"),
+        "{none}"
+    );
+    assert!(get("/federate?match%5B%5D=%7Bfoo").contains(" 400 "));
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

@@ -260,6 +260,46 @@ pub fn handle(store: &Store, limits: &QueryLimits, req: &Request, path: &str) ->
     Some(r.unwrap_or_else(|e| e.response()))
 }
 
+/// `/federate?match[]=...`: the newest sample (within Prometheus' 5-minute
+/// lookback, not a stale marker) of every series matching any selector, in
+/// text format 0.0.4 with timestamps, as Prometheus' federation endpoint
+/// serves it, so another Prometheus or minetsdb can scrape a mining PC's
+/// stored series.
+pub fn federate(store: &Store, req: &Request) -> Response {
+    let sets = match params(req).and_then(|p| p.matchers()) {
+        Ok(s) => s,
+        Err(e) => return Response::text(400, format!("{}\n", e.msg)),
+    };
+    let now = crate::time::now_ms();
+    let db = store.db();
+    let mut latest: std::collections::BTreeMap<minetsdb::Labels, minetsdb::Sample> =
+        Default::default();
+    for m in &sets {
+        let Ok(iter) = db.select(m, now.saturating_sub(5 * 60_000)..=now) else {
+            continue;
+        };
+        for s in iter.flatten() {
+            if let Some(x) = s.samples.last().filter(|x| !minetsdb::is_stale_nan(x.v)) {
+                latest.insert(s.labels, *x);
+            }
+        }
+    }
+    let mut w = minetsdb_collectors::exposition::Writer::new(
+        Vec::new(),
+        minetsdb_collectors::exposition::Format::Text004,
+    );
+    for (l, x) in &latest {
+        let md = db.metadata(l.metric_name());
+        if let Err(e) = w.write_series(md.as_ref(), l, std::slice::from_ref(x)) {
+            return Response::text(500, format!("{e}\n"));
+        }
+    }
+    match w.finish() {
+        Ok(body) => Response::new(200, "text/plain; version=0.0.4; charset=utf-8", body),
+        Err(e) => Response::text(500, format!("{e}\n")),
+    }
+}
+
 fn params(req: &Request) -> Result<Params, ApiError> {
     req.params().map(Params).map_err(ApiError::bad_data)
 }

@@ -123,6 +123,7 @@ impl App {
             "/-/healthy" if get => Response::text(200, "Prometheus Server is Healthy.\n"),
             "/-/ready" if get => Response::text(200, "Prometheus Server is Ready.\n"),
             "/metrics" if get => self.exporter.respond(),
+            "/federate" if get => api::federate(&self.store, req),
             "/" if get => Response::text(
                 200,
                 "minetsdb: Prometheus HTTP API under /api/v1, metrics at /metrics\n",
