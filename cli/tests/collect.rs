@@ -176,3 +176,34 @@ fn collect_errors_name_the_config() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("intervall"), "{stderr}");
 }
+
+/// `[storage]` is read by `collect`: a bad tier list is a config error
+/// naming the file and line; retention with `downsample = "none"` is
+/// accepted.
+#[test]
+fn storage_table_is_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[nvml]\nenabled = false\n[amd]\nenabled = false\n[storage]\ndownsample = \"1h:1y,5m:2y\"\n",
+    )
+    .unwrap();
+    let out = collect(&bad, &db);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:6:", bad.display())) && stderr.contains("storage.downsample"),
+        "{stderr}"
+    );
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[nvml]\nenabled = false\n[amd]\nenabled = false\n[storage]\nretention = \"5y\"\ndownsample = \"none\"\n",
+    )
+    .unwrap();
+    let out = collect(&good, &db);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

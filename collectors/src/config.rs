@@ -36,6 +36,14 @@
 //! Files (`password_file`, `bearer_token_file`) are relative to the config
 //! file's directory and read at each scrape, as Prometheus does.
 //!
+//! `[storage]` sets what the database keeps, for `collect` and `serve`:
+//!
+//! ```toml
+//! [storage]
+//! retention = "5y"               # drop older data [default: keep everything]
+//! downsample = "5m:90d,1h:1y"    # RESOLUTION:AGE,... or "none" [default: 5m:90d,1h:1y]
+//! ```
+//!
 //! The `[tariff]`, `[power]` and `[price]` tables are for `minetsdb report`
 //! (energy cost, wall power, coin price); see [`costs`].
 //!
@@ -83,6 +91,64 @@ pub struct Config {
     pub pools: Vec<PoolJob>,
     /// The miners' APIs (`[[miner]]`), in file order.
     pub miners: Vec<MinerJob>,
+    /// `[storage]`: retention and downsampling of the database `collect`
+    /// and `serve` write.
+    pub storage: StorageConfig,
+}
+
+/// The `[storage]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StorageConfig {
+    /// `retention`: drop data older than this (ms) [default: keep all].
+    pub retention_ms: Option<i64>,
+    /// `downsample`: tiers, or `None` for the database's defaults.
+    pub downsampling: Option<Vec<minetsdb::Tier>>,
+}
+
+impl StorageConfig {
+    /// Database options with this table applied to the defaults.
+    pub fn options(&self) -> minetsdb::Options {
+        let mut o = minetsdb::Options::default();
+        o.retention_ms = self.retention_ms;
+        if let Some(t) = &self.downsampling {
+            o.downsampling = t.clone();
+        }
+        o
+    }
+}
+
+/// Downsampling tiers as `RESOLUTION:AGE,...` (`5m:90d,1h:1y`): data older
+/// than AGE is kept as buckets of RESOLUTION; `none` keeps raw samples.
+pub fn parse_tiers(s: &str) -> Result<Vec<minetsdb::Tier>, String> {
+    if s.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    let mut out: Vec<minetsdb::Tier> = Vec::new();
+    for part in s.split(',') {
+        let (res, age) = part
+            .split_once(':')
+            .ok_or_else(|| format!("{part:?}: write RESOLUTION:AGE, e.g. 5m:90d"))?;
+        let resolution_ms = parse_ms(res.trim()).map_err(|e| format!("{part:?}: {e}"))?;
+        let after_ms = parse_ms(age.trim()).map_err(|e| format!("{part:?}: {e}"))?;
+        if let Some(prev) = out.last() {
+            if resolution_ms <= prev.resolution_ms || resolution_ms % prev.resolution_ms != 0 {
+                return Err(format!(
+                    "{part:?}: each resolution must be a larger multiple of the one before"
+                ));
+            }
+            if after_ms <= prev.after_ms {
+                return Err(format!("{part:?}: ages must grow from tier to tier"));
+            }
+        }
+        if resolution_ms <= 0 || after_ms <= 0 {
+            return Err(format!("{part:?}: resolution and age must be positive"));
+        }
+        out.push(minetsdb::Tier {
+            resolution_ms,
+            after_ms,
+        });
+    }
+    Ok(out)
 }
 
 /// The `[nvml]` table.
@@ -252,6 +318,14 @@ struct RawConfig {
     pool: Vec<apis::RawPool>,
     #[serde(default)]
     miner: Vec<apis::RawMiner>,
+    storage: Option<RawStorage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    retention: Option<Spanned<String>>,
+    downsample: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -524,6 +598,21 @@ impl Config {
         let mut taken: Vec<String> = jobs.iter().map(|j| j.name.clone()).collect();
         let pools = apis::pools(raw.pool, &mut taken, &invalid)?;
         let miners = apis::miners(raw.miner, &mut taken, &invalid)?;
+        let storage = match raw.storage {
+            None => StorageConfig::default(),
+            Some(st) => StorageConfig {
+                retention_ms: match &st.retention {
+                    None => None,
+                    Some(_) => Some(duration(&st.retention, "storage.retention", 0)?),
+                },
+                downsampling: match st.downsample {
+                    None => None,
+                    Some(d) => Some(parse_tiers(d.get_ref()).map_err(|e| {
+                        invalid(Some(d.span()), format!("storage.downsample: {e}"))
+                    })?),
+                },
+            },
+        };
         Ok(Config {
             instance,
             nvml,
@@ -532,6 +621,7 @@ impl Config {
             costs,
             pools,
             miners,
+            storage,
         })
     }
 }
@@ -562,6 +652,47 @@ fn hostname() -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_string())
+}
+
+#[cfg(test)]
+mod storage_tests {
+    use super::*;
+
+    #[test]
+    fn storage_table_sets_retention_and_tiers_and_names_bad_values() {
+        let p = Path::new("c.toml");
+        let c = Config::parse(
+            "[storage]\nretention = \"5y\"\ndownsample = \"5m:30d,1h:180d\"\n",
+            p,
+        )
+        .unwrap();
+        let o = c.storage.options();
+        assert_eq!(o.retention_ms, parse_ms("5y").ok());
+        assert!(o.retention_ms.is_some_and(|r| r > 4 * 365 * 86_400_000));
+        assert_eq!(o.downsampling.len(), 2);
+        assert_eq!(o.downsampling[1].resolution_ms, 3_600_000);
+        assert_eq!(o.downsampling[0].after_ms, 30 * 86_400_000);
+        let none = Config::parse("[storage]\ndownsample = \"none\"\n", p).unwrap();
+        assert!(none.storage.options().downsampling.is_empty());
+        let dflt = Config::parse("", p).unwrap();
+        assert_eq!(dflt.storage.options().downsampling.len(), 2);
+        assert_eq!(dflt.storage.options().retention_ms, None);
+        let e = Config::parse("[storage]\ndownsample = \"1h:1y,5m:2y\"\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("c.toml:2:") && e.contains("storage.downsample"),
+            "{e}"
+        );
+        let e = Config::parse("[storage]\nretention = \"soon\"\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("storage.retention"), "{e}");
+        let e = Config::parse("[storage]\nkeep = 1\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("keep"), "{e}");
+    }
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use minetsdb::{Compactor, Db, Options};
+use minetsdb::{Compactor, Db};
 use minetsdb_collectors::config::Config;
 use minetsdb_collectors::health::HealthFile;
 use minetsdb_collectors::promconfig::{self, PromConfig, ResolvedJob};
@@ -163,8 +163,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     // Ignored keys and dropped targets are shown by `config check`, not
     // on every cron run (cron mails what is printed).
     let dir = a.db.clone().unwrap_or_else(crate::paths::default_db);
-    let db =
-        Db::open(&dir, Options::default()).with_context(|| format!("opening {}", dir.display()))?;
+    let db = Db::open(&dir, loaded.config.storage.options())
+        .with_context(|| format!("opening {}", dir.display()))?;
     let health = HealthFile::new(&dir);
     let push = open_push_queue(&dir, a.push.as_deref())?;
     if a.once {
@@ -606,6 +606,7 @@ fn push_loop(q: &Queue, stop: &mpsc::Receiver<()>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minetsdb::Options;
     use minetsdb_collectors::nvml::{FakeGpus, GpuJob, NvmlError};
 
     #[test]

@@ -25,26 +25,9 @@ pub struct Args {
 #[derive(Debug, Clone)]
 pub struct Tiers(Vec<minetsdb::Tier>);
 
-/// `5m:90d,1h:1y` or `none`.
+/// `5m:90d,1h:1y` or `none` (the config's `[storage] downsample` syntax).
 fn parse_tiers(s: &str) -> Result<Tiers, String> {
-    if s.trim() == "none" {
-        return Ok(Tiers(Vec::new()));
-    }
-    let mut out = Vec::new();
-    for part in s.split(',') {
-        let (res, age) = part
-            .split_once(':')
-            .ok_or_else(|| format!("{part:?}: write RESOLUTION:AGE, e.g. 5m:90d"))?;
-        let resolution_ms =
-            crate::duration::parse_ms(res.trim()).map_err(|e| format!("{part:?}: {e}"))?;
-        let after_ms =
-            crate::duration::parse_ms(age.trim()).map_err(|e| format!("{part:?}: {e}"))?;
-        out.push(minetsdb::Tier {
-            resolution_ms,
-            after_ms,
-        });
-    }
-    Ok(Tiers(out))
+    minetsdb_collectors::config::parse_tiers(s).map(Tiers)
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {

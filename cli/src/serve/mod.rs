@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use minetsdb::{Compactor, Db, Options};
+use minetsdb::{Compactor, Db};
 use minetsdb_collectors::remote_write;
 use minetsdb_collectors::source::Source;
 
@@ -195,8 +195,12 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let stop = collect::stop_signal()?;
     let mut writer: Option<Arc<Db>> = None;
     let store = if a.collect || a.remote_write {
-        let db = Db::open(&dir, Options::default())
-            .with_context(|| format!("opening {}", dir.display()))?;
+        // The writer compacts: the config's [storage] decides what it keeps.
+        let opts = config
+            .as_ref()
+            .map(|c| c.storage.options())
+            .unwrap_or_default();
+        let db = Db::open(&dir, opts).with_context(|| format!("opening {}", dir.display()))?;
         let db = Arc::new(db);
         writer = Some(db.clone());
         Store::Shared(db)
