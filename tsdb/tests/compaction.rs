@@ -322,44 +322,8 @@ fn killed_downsampling_answers_as_before_or_after() {
         assert!(st.by_resolution.contains_key(&HOUR), "{st:?}");
         assert_hourly(&hourly_from_db(&db), &want, "uninterrupted");
     }
-    let exe = std::env::current_exe().unwrap();
-    let spawn = |dir: &std::path::Path| {
-        Command::new(&exe)
-            .args([
-                "compact_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("MINETSDB_COMPACT_CHILD", dir)
-            .env("MINETSDB_COMPACT_TIERS", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let calib = tempfile::tempdir().unwrap();
-    copy_dir(template.path(), calib.path());
-    let started = std::time::Instant::now();
-    assert!(spawn(calib.path()).wait().unwrap().success());
-    let full_us = started.elapsed().as_micros() as u64;
-    let mut seed: u64 = 4242;
-    let mut interrupted = 0;
-    for round in 0..40 {
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(template.path(), dir.path());
-        let mut child = spawn(dir.path());
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_micros((seed >> 33) % full_us.max(1)));
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        if !String::from_utf8_lossy(&out.stdout).contains("compacted") {
-            interrupted += 1;
-        }
-        let db = Db::open(dir.path(), tier_opts()).unwrap();
+    let interrupted = kill_rounds(template.path(), true, 40, 4242, 100, |round, dir| {
+        let db = Db::open(dir, tier_opts()).unwrap();
         assert_hourly(&hourly_from_db(&db), &want, &format!("round {round}"));
         assert!(db.verify().is_empty(), "round {round}");
         db.compact().unwrap();
@@ -368,7 +332,7 @@ fn killed_downsampling_answers_as_before_or_after() {
             &want,
             &format!("round {round} finished"),
         );
-    }
+    });
     eprintln!("40 rounds: {interrupted} killed mid-compaction");
     assert!(
         interrupted >= 10,
@@ -383,50 +347,8 @@ fn killed_compaction_leaves_before_or_after() {
         let db = Db::open(template.path(), opts()).unwrap();
         fill(&db)
     };
-    let exe = std::env::current_exe().unwrap();
-    let spawn = |dir: &std::path::Path| {
-        Command::new(&exe)
-            .args([
-                "compact_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("MINETSDB_COMPACT_CHILD", dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    // How long a whole run takes here (process start included), so that
-    // kill times spread over all of it.
-    let calib = tempfile::tempdir().unwrap();
-    copy_dir(template.path(), calib.path());
-    let started = std::time::Instant::now();
-    assert!(spawn(calib.path()).wait().unwrap().success());
-    let full_us = started.elapsed().as_micros() as u64;
-    let mut seed: u64 = 77;
-    let mut finished = 0;
-    let mut interrupted = 0;
-    for round in 0..100 {
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(template.path(), dir.path());
-        let mut child = spawn(dir.path());
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        std::thread::sleep(Duration::from_micros(
-            (seed >> 33) % (full_us * 9 / 10).max(1),
-        ));
-        let _ = child.kill();
-        let out = child.wait_with_output().unwrap();
-        if String::from_utf8_lossy(&out.stdout).contains("compacted") {
-            finished += 1;
-        } else {
-            interrupted += 1;
-        }
-        let db = Db::open(dir.path(), opts()).unwrap();
+    let interrupted = kill_rounds(template.path(), false, 100, 77, 90, |round, dir| {
+        let db = Db::open(dir, opts()).unwrap();
         // A kill during a cut may leave a torn WAL tail (an empty new
         // segment): repaired and reported. Nothing else may be damaged.
         let damage: Vec<_> = db
@@ -445,12 +367,71 @@ fn killed_compaction_leaves_before_or_after() {
             &model,
             &format!("round {round} after finishing"),
         );
-    }
+    });
+    let finished = 100 - interrupted;
     eprintln!("100 rounds: {interrupted} killed mid-compaction, {finished} finished first");
     assert!(
         interrupted >= 30,
         "kills should mostly land mid-compaction: {interrupted}"
     );
+}
+
+/// Compacts `rounds` copies of `template` in a child process
+/// (`compact_child`, with `tier_opts()` when `tiers`), each killed after a
+/// pseudo-random delay within `spread_pct` percent of the time a whole run
+/// takes here (process start included, measured first), and hands each
+/// round's directory to `check`. Returns how many kills landed before the
+/// child finished.
+fn kill_rounds(
+    template: &std::path::Path,
+    tiers: bool,
+    rounds: usize,
+    mut seed: u64,
+    spread_pct: u64,
+    mut check: impl FnMut(usize, &std::path::Path),
+) -> usize {
+    let exe = std::env::current_exe().unwrap();
+    let spawn = |dir: &std::path::Path| {
+        let mut c = Command::new(&exe);
+        c.args([
+            "compact_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("MINETSDB_COMPACT_CHILD", dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        if tiers {
+            c.env("MINETSDB_COMPACT_TIERS", "1");
+        }
+        c.spawn().unwrap()
+    };
+    let calib = tempfile::tempdir().unwrap();
+    copy_dir(template, calib.path());
+    let started = std::time::Instant::now();
+    assert!(spawn(calib.path()).wait().unwrap().success());
+    let full_us = started.elapsed().as_micros() as u64;
+    let mut interrupted = 0;
+    for round in 0..rounds {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(template, dir.path());
+        let mut child = spawn(dir.path());
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        std::thread::sleep(Duration::from_micros(
+            (seed >> 33) % (full_us * spread_pct / 100).max(1),
+        ));
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        if !String::from_utf8_lossy(&out.stdout).contains("compacted") {
+            interrupted += 1;
+        }
+        check(round, dir.path());
+    }
+    interrupted
 }
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
