@@ -353,24 +353,8 @@ fn series_buckets(
         by_start.insert(b.start, (0, b));
     }
     // Finer tiers first (they win over coarser ones); within a resolution
-    // ascending seq, so the newer block wins.
-    let mut tiers: Vec<&Arc<Block>> = inputs.iter().filter(|b| b.resolution > 0).collect();
-    tiers.sort_by_key(|b| (b.resolution, b.seq));
-    let mut fine_runs: std::collections::BTreeMap<i64, std::collections::BTreeMap<i64, Bucket>> =
-        Default::default();
-    for b in tiers {
-        let run = fine_runs.entry(b.resolution).or_default();
-        for ch in b.chunks_of(id) {
-            if ch.summary.last_t < lo {
-                continue;
-            }
-            for k in b.decode_buckets(ch)? {
-                if k.start >= lo && k.start < hi {
-                    run.insert(k.start, k);
-                }
-            }
-        }
-    }
+    // the newer block wins.
+    let fine_runs = crate::db::tier_runs(inputs, id, lo, hi, |k| k.start >= lo && k.start < hi)?;
     for (r, run) in fine_runs {
         let run: Vec<Bucket> = run.into_values().collect();
         for c in downsample::coarsen(&run, res) {

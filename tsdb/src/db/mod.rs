@@ -26,7 +26,7 @@ use crate::wal;
 mod read;
 
 pub use read::SeriesIter;
-pub(crate) use read::{merge_runs, Piece};
+pub(crate) use read::{merge_runs, tier_runs, Piece};
 
 /// One sample: a timestamp in ms since the Unix epoch and a value.
 ///

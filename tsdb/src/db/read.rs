@@ -491,27 +491,11 @@ pub(crate) fn tier_buckets(
     hi: i64,
     covered: &mut Vec<(i64, i64)>,
 ) -> Result<Vec<(i64, Bucket)>> {
-    let mut tiers: Vec<&Arc<Block>> = blocks.iter().filter(|b| b.resolution > 0).collect();
-    tiers.sort_by_key(|b| (b.resolution, b.seq));
     let mut out: Vec<(i64, Bucket)> = Vec::new();
-    let mut i = 0;
-    while i < tiers.len() {
-        let res = tiers[i].resolution;
-        let mut by_start: BTreeMap<i64, Bucket> = BTreeMap::new();
-        while i < tiers.len() && tiers[i].resolution == res {
-            let b = tiers[i];
-            for ch in b.chunks_of(id) {
-                if ch.summary.last_t < lo || ch.summary.first_t > hi {
-                    continue;
-                }
-                for k in b.decode_buckets(ch)? {
-                    if k.s.last_t >= lo && k.s.first_t <= hi {
-                        by_start.insert(k.start, k);
-                    }
-                }
-            }
-            i += 1;
-        }
+    let runs = tier_runs(blocks, id, lo, hi, |k| {
+        k.s.last_t >= lo && k.s.first_t <= hi
+    })?;
+    for (res, by_start) in runs {
         let spans = disjoint(covered);
         let kept: Vec<(i64, Bucket)> = by_start
             .into_values()
@@ -526,6 +510,36 @@ pub(crate) fn tier_buckets(
     }
     out.sort_by_key(|b| b.1.start);
     Ok(out)
+}
+
+/// The buckets of series `id` in the tier blocks among `blocks`, by
+/// resolution (finest first) and start, those `keep` accepts; chunks wholly
+/// before `lo` or after `hi` are not decoded. Where two blocks of one resolution hold
+/// the same bucket, the newer block's wins.
+pub(crate) fn tier_runs(
+    blocks: &[Arc<Block>],
+    id: SeriesId,
+    lo: i64,
+    hi: i64,
+    keep: impl Fn(&Bucket) -> bool,
+) -> Result<BTreeMap<i64, BTreeMap<i64, Bucket>>> {
+    let mut tiers: Vec<&Arc<Block>> = blocks.iter().filter(|b| b.resolution > 0).collect();
+    tiers.sort_by_key(|b| (b.resolution, b.seq));
+    let mut runs: BTreeMap<i64, BTreeMap<i64, Bucket>> = BTreeMap::new();
+    for b in tiers {
+        let run = runs.entry(b.resolution).or_default();
+        for ch in b.chunks_of(id) {
+            if ch.summary.last_t < lo || ch.summary.first_t > hi {
+                continue;
+            }
+            for k in b.decode_buckets(ch)? {
+                if keep(&k) {
+                    run.insert(k.start, k);
+                }
+            }
+        }
+    }
+    Ok(runs)
 }
 
 /// Sorted, merged copies of inclusive ranges.
