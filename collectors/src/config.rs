@@ -44,6 +44,9 @@
 //! downsample = "5m:90d,1h:1y"    # RESOLUTION:AGE,... or "none" [default: 5m:90d,1h:1y]
 //! ```
 //!
+//! `[thresholds]` says when a reading is a warning or critical, for both
+//! `dash` and the default alert rules; see [`thresholds`].
+//!
 //! The `[tariff]`, `[power]` and `[price]` tables are for `minetsdb report`
 //! (energy cost, wall power, coin price); see [`costs`].
 //!
@@ -65,6 +68,8 @@ use crate::duration::parse_ms;
 use crate::scrape::{target_url, Auth, ScrapeOptions, Secret, Target};
 
 pub mod costs;
+pub mod thresholds;
+pub use thresholds::{Severity, Thresholds};
 
 pub mod apis;
 pub use apis::{MinerJob, MinerKind, PoolJob, PoolKind};
@@ -94,6 +99,8 @@ pub struct Config {
     /// `[storage]`: retention and downsampling of the database `collect`
     /// and `serve` write.
     pub storage: StorageConfig,
+    /// `[thresholds]`: what colours `dash` and drives the default alerts.
+    pub thresholds: Thresholds,
 }
 
 /// The `[storage]` table.
@@ -319,6 +326,7 @@ struct RawConfig {
     #[serde(default)]
     miner: Vec<apis::RawMiner>,
     storage: Option<RawStorage>,
+    thresholds: Option<thresholds::RawThresholds>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -613,7 +621,9 @@ impl Config {
                 },
             },
         };
+        let thresholds = thresholds::parse(raw.thresholds, &invalid)?;
         Ok(Config {
+            thresholds,
             instance,
             nvml,
             amd,

@@ -1,6 +1,7 @@
 //! Collectors for minetsdb.
 #![deny(missing_docs)]
 
+pub mod alerts;
 pub mod amd;
 pub mod api;
 pub mod config;
