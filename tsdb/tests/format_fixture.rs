@@ -7,11 +7,13 @@
 //! Regenerate only for a new format version, into a new directory:
 //! `MINETSDB_WRITE_FIXTURE=$PWD/tests/fixtures/vN_db [MINETSDB_FIXTURE_COMPACT=1] cargo test -p minetsdb --test format_fixture -- --ignored write_fixture`
 //! (`v2_db` was written with `MINETSDB_FIXTURE_COMPACT=1` and 4-hour
-//! compaction windows, so it holds a level-1 block with sources.)
+//! compaction windows, so it holds a level-1 block with sources; `v3_db`
+//! with `MINETSDB_FIXTURE_COMPACT=1 MINETSDB_FIXTURE_TIERS=1`, so it also
+//! holds raw blocks with hourly sub-summaries and a 5-minute tier block.)
 
 use std::path::{Path, PathBuf};
 
-use minetsdb::{Db, Labels, Matcher, Metadata, MetricType, Options, Sample};
+use minetsdb::{Db, Labels, Matcher, Metadata, MetricType, Options, Sample, Tier};
 
 const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
@@ -83,6 +85,19 @@ fn expected_v2() -> Vec<(Labels, Vec<Sample>)> {
     e
 }
 
+/// Version 3 adds a counter (with a reset) two hours older still, which
+/// the writer's 5-minute tier (after 2 h) turns into buckets.
+fn tiered_v3() -> (Labels, Vec<Sample>) {
+    let l = Labels::new("pool_paid_total", &[("pool", "ethermine")]).unwrap();
+    let values = [10.0, 20.0, 30.0, 5.0, 15.0, 25.0, 35.0, 45.0, 50.0, 60.0];
+    let samples = values
+        .iter()
+        .enumerate()
+        .map(|(k, &v)| Sample::new(T0 - 3 * 3_600_000 + (k as i64 + 1) * 300_000, v))
+        .collect();
+    (l, samples)
+}
+
 fn fixture_dir(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -95,7 +110,15 @@ fn write_fixture() {
     let Ok(dir) = std::env::var("MINETSDB_WRITE_FIXTURE") else {
         return;
     };
-    let db = Db::open(&dir, opts()).unwrap();
+    let tiers = std::env::var_os("MINETSDB_FIXTURE_TIERS").is_some();
+    let mut o = opts();
+    if tiers {
+        o.downsampling = vec![Tier {
+            resolution_ms: 300_000,
+            after_ms: 2 * 3_600_000,
+        }];
+    }
+    let db = Db::open(&dir, o).unwrap();
     db.set_metadata(
         "nvidia_smi_power_draw_watts",
         Metadata {
@@ -118,8 +141,14 @@ fn write_fixture() {
         let (l, s) = expected_v2().pop().unwrap();
         let batch: Vec<(Labels, Sample)> = s.into_iter().map(|x| (l.clone(), x)).collect();
         db.append_labeled(&batch).unwrap();
+        if tiers {
+            let (l, s) = tiered_v3();
+            let batch: Vec<(Labels, Sample)> = s.into_iter().map(|x| (l.clone(), x)).collect();
+            db.append_labeled(&batch).unwrap();
+        }
         let rep = db.compact().unwrap();
-        assert_eq!(rep.blocks_written, 1, "{rep:?}");
+        eprintln!("{rep:?}");
+        assert!(rep.blocks_written >= 1, "{rep:?}");
     }
     drop(db);
     std::fs::remove_file(Path::new(&dir).join("LOCK")).unwrap();
@@ -134,6 +163,42 @@ fn version_1_fixture_reads_back_exactly() {
 #[test]
 fn version_2_fixture_reads_back_exactly() {
     reads_back_exactly("v2_db", expected_v2());
+}
+
+/// Block format 3: raw blocks with hourly sub-summaries beside their
+/// chunks, and a tier block of 5-minute buckets (first, last, min, max,
+/// sum, resets) whose sources are the raw blocks it replaced.
+#[test]
+fn version_3_fixture_reads_back_exactly() {
+    reads_back_exactly("v3_db", expected_v2());
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture_dir("v3_db"), tmp.path());
+    let db = Db::open_read_only(tmp.path(), opts()).unwrap();
+    assert!(
+        db.stats().by_resolution.contains_key(&300_000),
+        "v3 fixture should hold a 5-minute tier block: {:?}",
+        db.stats().by_resolution
+    );
+    let (_, raw) = tiered_v3();
+    let vals: Vec<f64> = raw.iter().map(|s| s.v).collect();
+    let t = T0 - 3_600_000;
+    let one = |q: &str| -> f64 {
+        let v = db
+            .query_instant(q, t)
+            .unwrap_or_else(|e| panic!("{q}: {e}"));
+        match v {
+            minetsdb::promql::Value::Vector(s) if s.len() == 1 => s[0].sample.v,
+            other => panic!("{q}: {other:?}"),
+        }
+    };
+    let sel = "pool_paid_total[2h]";
+    assert_eq!(one(&format!("count_over_time({sel})")), vals.len() as f64);
+    assert_eq!(
+        one(&format!("sum_over_time({sel})")),
+        vals.iter().sum::<f64>()
+    );
+    assert_eq!(one(&format!("max_over_time({sel})")), 60.0);
+    assert_eq!(one(&format!("min_over_time({sel})")), 5.0);
 }
 
 fn reads_back_exactly(name: &str, expected: Vec<(Labels, Vec<Sample>)>) {
