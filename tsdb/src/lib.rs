@@ -146,4 +146,118 @@ pub mod __bench {
     pub fn bytes_by_metric(db: &crate::Db) -> Vec<(String, u64, u64, [u64; 3])> {
         db.bytes_by_metric()
     }
+
+    // The codecs and the block writer are crate-private (their contract
+    // is the file format, not an API), and no public call reaches one
+    // codec or one block alone: these wrappers let the benches time each
+    // stage by itself. Decoders return `Corrupt` naming "bench" as file.
+
+    fn corrupt(e: crate::codec::CodecError) -> crate::Error {
+        crate::Error::corrupt("bench", 0, e.to_string())
+    }
+
+    /// Appends the timestamp column of a chunk (delta-of-delta and kin).
+    pub fn encode_timestamps(ts: &[i64], out: &mut Vec<u8>) {
+        crate::codec::encode_timestamps(ts, out);
+    }
+
+    /// Appends the `n` timestamps of a column made by [`encode_timestamps`].
+    pub fn decode_timestamps(bytes: &[u8], n: usize, out: &mut Vec<i64>) -> crate::Result<()> {
+        crate::codec::decode_timestamps(bytes, n, out).map_err(corrupt)
+    }
+
+    /// Appends `vs` encoded as the block writer would (the smallest of
+    /// constant, decimal and XOR) and returns the codec id chosen
+    /// (0 XOR, 1 decimal, 2 constant).
+    pub fn encode_values(vs: &[f64], out: &mut Vec<u8>) -> u8 {
+        crate::codec::encode_values(vs, out) as u8
+    }
+
+    /// Appends `vs` XOR-encoded (codec id 0), whatever would be smaller.
+    pub fn encode_xor(vs: &[f64], out: &mut Vec<u8>) {
+        crate::codec::xor::encode_xor(vs, out);
+    }
+
+    /// Appends `vs` decimal-encoded (codec id 1); false, with `out`
+    /// unspecified, when some value has no exact decimal form.
+    pub fn encode_decimal(vs: &[f64], out: &mut Vec<u8>) -> bool {
+        crate::codec::decimal::encode_decimal(vs, out)
+    }
+
+    /// Appends the `n` values of a chunk encoded with codec id `codec`.
+    pub fn decode_values(
+        codec: u8,
+        bytes: &[u8],
+        n: usize,
+        out: &mut Vec<f64>,
+    ) -> crate::Result<()> {
+        let c = crate::codec::ValueCodec::try_from(codec).map_err(corrupt)?;
+        crate::codec::decode_values(c, bytes, n, out).map_err(corrupt)
+    }
+
+    /// Builds a level-0 block of `series` (series ids are their
+    /// positions; timestamps strictly increasing) with `opts`' chunk size
+    /// and sub-summaries, as a head cut does, and publishes it at `path`
+    /// (temporary file, fsync, rename, fsync of the directory). Returns
+    /// the file's size.
+    pub fn write_block(
+        path: &std::path::Path,
+        opts: &crate::Options,
+        series: &[(Vec<i64>, Vec<f64>)],
+    ) -> crate::Result<u64> {
+        let mut b = crate::block::BlockBuilder::new(0, opts.max_chunk_samples, opts.block_span_ms)
+            .with_sub_summaries(opts.sub_summary_ms);
+        for (id, (ts, vs)) in (0u32..).zip(series) {
+            if ts.len() != vs.len() || ts.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(crate::Error::InvalidArgument(format!(
+                    "series {id}: columns of unequal length or timestamps not increasing"
+                )));
+            }
+            b.add_series(id, ts, vs);
+        }
+        let bytes = b.finish();
+        crate::fs::publish(path, &bytes)?;
+        Ok(bytes.len() as u64)
+    }
+
+    /// Maps a block file and validates its header and index, as opening
+    /// a database does for each block; returns its number of series.
+    pub fn open_block(path: &std::path::Path) -> crate::Result<usize> {
+        Ok(crate::block::Block::open(path, 0)?.series_ids().count())
+    }
+
+    /// Opens a block file and decodes all of it: each timestamp column
+    /// once (series scraped together share one), then every chunk's
+    /// values. Returns the sample count and the sum of values.
+    pub fn open_and_decode_block(path: &std::path::Path) -> crate::Result<(u64, f64)> {
+        let b = crate::block::Block::open(path, 0)?;
+        let mut cols: Vec<Option<Vec<i64>>> = vec![None; b.n_cols()];
+        let (mut n, mut sum) = (0u64, 0.0);
+        let mut vs = Vec::new();
+        let ids: Vec<_> = b.series_ids().collect();
+        for id in ids {
+            for ch in b.chunks_of(id) {
+                let Some(slot) = cols.get_mut(ch.col as usize) else {
+                    return Err(crate::Error::corrupt(
+                        path,
+                        0,
+                        "chunk names a missing column",
+                    ));
+                };
+                let ts = match slot {
+                    Some(ts) => ts,
+                    None => {
+                        let mut ts = Vec::new();
+                        b.decode_column(ch.col, &mut ts)?;
+                        slot.insert(ts)
+                    }
+                };
+                vs.clear();
+                b.decode_chunk_values(ch, &mut vs)?;
+                n += ts.len().min(vs.len()) as u64;
+                sum += vs.iter().sum::<f64>();
+            }
+        }
+        Ok((n, sum))
+    }
 }

@@ -1,0 +1,138 @@
+//! Ingest from text: exposition parsing and `import` end to end, on a
+//! simulated week of a 3-GPU rig (57 series, 575 k samples, 86 MB) written
+//! as Prometheus text 0.0.4 with timestamps, series after series as
+//! `export` writes it. A week, not a day, so that opening the database
+//! and the final flush do not dominate the import figures.
+//!
+//! - `exposition_parse`: the streaming parser over the text in memory, in
+//!   bytes/s, beside the baseline of finding the same lines (a newline
+//!   scan, the least any line parser must do).
+//! - `import`: samples/s of the in-process pipeline `import` runs (parse,
+//!   `append_labeled` in 100 k batches, `flush`) and of the built
+//!   `minetsdb import` binary on the file (process start, file read,
+//!   parser thread, database open and flush included), beside the parse
+//!   alone. The binary is found as `minetsdb` beside the bench's target
+//!   directory or through `$MINETSDB_BIN`; without it that bench is
+//!   skipped with a note (`cargo build --release -p minetsdb-cli`).
+
+use std::time::Duration;
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use minetsdb::{Db, Options, Sample};
+use minetsdb_collectors::exposition::{self, Item, Parser};
+
+/// `import`'s batch size (cli/src/cmd/import.rs).
+const BATCH: usize = 100_000;
+
+fn parse_count(text: &[u8]) -> u64 {
+    let mut n = 0;
+    for item in Parser::new(text, exposition::Options::default()) {
+        if let Item::Sample { .. } = item.expect("parse") {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn import_in_process(text: &[u8], dir: &std::path::Path) -> u64 {
+    let db = Db::open(dir, Options::default()).expect("open");
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut n = 0;
+    for item in Parser::new(text, exposition::Options::default()) {
+        if let Item::Sample {
+            labels,
+            t: Some(t),
+            v,
+        } = item.expect("parse")
+        {
+            batch.push((labels, Sample::new(t, v)));
+            if batch.len() == BATCH {
+                n += db.append_labeled(&batch).expect("append").appended as u64;
+                batch.clear();
+            }
+        }
+    }
+    n += db.append_labeled(&batch).expect("append").appended as u64;
+    db.flush().expect("flush");
+    n
+}
+
+fn ingest(c: &mut Criterion) {
+    let series = minetsdb_benches::simulate(&minetsdb_benches::rig("rig1", 3, 17), 7);
+    let n = minetsdb_benches::sample_count(&series);
+    let text = minetsdb_benches::exposition_text(&series);
+    eprintln!(
+        "ingest: {} series, {n} samples, {} bytes of text ({:.1} bytes/sample)",
+        series.len(),
+        text.len(),
+        text.len() as f64 / n as f64
+    );
+    assert_eq!(parse_count(&text), n);
+
+    let mut g = c.benchmark_group("exposition_parse");
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.sample_size(10);
+    g.bench_function("parse_text004", |b| b.iter(|| parse_count(&text)));
+    g.bench_function("baseline_newline_scan", |b| {
+        b.iter(|| black_box(&text).iter().filter(|&&c| c == b'\n').count())
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("import_7d_3gpu");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("in_process_parse_append_flush", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().expect("tempdir"),
+            |d| {
+                assert_eq!(import_in_process(&text, d.path()), n);
+                d
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    match minetsdb_benches::cli_binary() {
+        Some(bin) => {
+            let files = tempfile::tempdir().expect("tempdir");
+            let file = files.path().join("day.prom");
+            std::fs::write(&file, &text).expect("write text");
+            eprintln!("import: running {}", bin.display());
+            g.bench_function("minetsdb_import_binary", |b| {
+                b.iter_batched(
+                    || tempfile::tempdir().expect("tempdir"),
+                    |d| {
+                        let out = std::process::Command::new(&bin)
+                            .arg("import")
+                            .arg("--db")
+                            .arg(d.path())
+                            .arg(&file)
+                            .output()
+                            .expect("run minetsdb import");
+                        assert!(
+                            out.status.success(),
+                            "minetsdb import failed: {}",
+                            String::from_utf8_lossy(&out.stderr)
+                        );
+                        d
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+        None => eprintln!(
+            "import: no minetsdb binary beside this bench (cargo build --release -p minetsdb-cli, \
+             or set MINETSDB_BIN); skipping minetsdb_import_binary"
+        ),
+    }
+    g.bench_function("baseline_parse_only", |b| b.iter(|| parse_count(&text)));
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = ingest
+}
+criterion_main!(benches);
