@@ -50,6 +50,9 @@
 //! The `[tariff]`, `[power]` and `[price]` tables are for `minetsdb report`
 //! (energy cost, wall power, coin price); see [`costs`].
 //!
+//! `[[notify]]` tables send alert notifications to a command or an
+//! Alertmanager; see [`notify`].
+//!
 //! Pools and miners have their own tables, `[[pool]]` and `[[miner]]`: see
 //! [`apis`].
 //!
