@@ -588,3 +588,22 @@ fn a_real_alertmanager_shows_the_alert_firing_then_drops_it_when_resolved() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn config_receivers_filter_by_severity_and_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (argv, out) = recorder(dir.path(), "");
+    let text = format!(
+        "[[notify]]\ncommand = {argv:?}\nseverity = \"critical\"\nmatch = {{ gpu = \"0\" }}\n"
+    );
+    let cfg = minetsdb_collectors::config::Config::parse(&text, Path::new("c.toml")).unwrap();
+    let n = Notifier::new(&cfg.notify, &dir.path().join("n"), options().0).unwrap();
+    let mut warning = firing("0");
+    warning.labels.insert("severity".into(), "warning".into());
+    assert_eq!(n.update(&[warning, firing("1")], T0), 0);
+    assert_eq!(n.update(&[firing("0")], T0), 1);
+    flush(&n);
+    let r = runs(&out);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0]["MINETSDB_ALERT_LABEL_GPU"], "0");
+}
