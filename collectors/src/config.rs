@@ -50,6 +50,9 @@
 //! The `[tariff]`, `[power]` and `[price]` tables are for `minetsdb report`
 //! (energy cost, wall power, coin price); see [`costs`].
 //!
+//! `[[notify]]` tables send alert notifications to a command or an
+//! Alertmanager; see [`notify`].
+//!
 //! Pools and miners have their own tables, `[[pool]]` and `[[miner]]`: see
 //! [`apis`].
 //!
@@ -68,6 +71,7 @@ use crate::duration::parse_ms;
 use crate::scrape::{target_url, Auth, ScrapeOptions, Secret, Target};
 
 pub mod costs;
+pub mod notify;
 pub mod thresholds;
 pub use thresholds::{Severity, Thresholds};
 
@@ -101,6 +105,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// `[thresholds]`: what colours `dash` and drives the default alerts.
     pub thresholds: Thresholds,
+    /// `[[notify]]`: where alert notifications go, in file order.
+    pub notify: Vec<notify::Receiver>,
 }
 
 /// The `[storage]` table.
@@ -327,6 +333,8 @@ struct RawConfig {
     miner: Vec<apis::RawMiner>,
     storage: Option<RawStorage>,
     thresholds: Option<thresholds::RawThresholds>,
+    #[serde(default)]
+    notify: Vec<Spanned<notify::RawReceiver>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -622,7 +630,9 @@ impl Config {
             },
         };
         let thresholds = thresholds::parse(raw.thresholds, &invalid)?;
+        let notify = notify::parse(raw.notify, path, &invalid)?;
         Ok(Config {
+            notify,
             thresholds,
             instance,
             nvml,

@@ -137,6 +137,9 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             format_duration(m.timeout_ms)
         );
     }
+    for r in &loaded.config.notify {
+        outln!("notify {:?}: {}", r.name, r.describe());
+    }
     let n = &loaded.config.nvml;
     if n.enabled {
         outln!(

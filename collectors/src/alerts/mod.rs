@@ -7,6 +7,8 @@
 
 use std::collections::BTreeMap;
 
+pub mod notify;
+
 /// Where an alert stands, as Prometheus names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AlertState {

@@ -1,0 +1,139 @@
+//! `<db>/notify/state.json`: per receiver, per alert, what was delivered
+//! and what failed, so a fresh process (a cron `alerts` run) neither
+//! resends what the last one delivered nor forgets what it failed to.
+//!
+//! Written whole, atomically: a temporary file, fsync, rename, fsync of the
+//! directory. A damaged file is reported and replaced; the worst that
+//! costs is one repeated notification.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::NotifyError;
+
+/// The file's name inside the state directory.
+pub const FILE_NAME: &str = "state.json";
+const VERSION: u32 = 1;
+
+/// What was last delivered of an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sent {
+    /// The firing notification.
+    Firing,
+    /// The resolved notification.
+    Resolved,
+}
+
+/// One alert at one receiver.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// What was delivered last, and of which firing episode (its
+    /// `fired_at_ms`): a new episode of the same labels is a new alert.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<(Sent, i64)>,
+    /// When that was (the evaluation time it was sent for), ms.
+    #[serde(default)]
+    pub sent_at_ms: i64,
+    /// Failed deliveries since the last success.
+    #[serde(default)]
+    pub failures: u32,
+    /// No retry before this, ms.
+    #[serde(default)]
+    pub retry_at_ms: i64,
+    /// The last failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The last evaluation that handed this alert over, ms.
+    #[serde(default)]
+    pub seen_ms: i64,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateFile {
+    #[serde(default)]
+    version: u32,
+    /// Receiver name → alert labels (`{a="b", ...}`) → entry.
+    #[serde(default)]
+    pub receivers: BTreeMap<String, BTreeMap<String, Entry>>,
+}
+
+impl StateFile {
+    /// Reads `path`; no file is an empty state.
+    pub fn load(path: &Path) -> Result<StateFile, NotifyError> {
+        match std::fs::read(path) {
+            Ok(b) => serde_json::from_slice(&b).map_err(|e| NotifyError::State {
+                path: path.to_path_buf(),
+                what: e.to_string(),
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateFile::default()),
+            Err(e) => Err(NotifyError::State {
+                path: path.to_path_buf(),
+                what: e.to_string(),
+            }),
+        }
+    }
+
+    /// The file's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut s = self.clone();
+        s.version = VERSION;
+        // Maps of strings and plain numbers always serialize.
+        serde_json::to_vec_pretty(&s).unwrap_or_default()
+    }
+}
+
+/// Replaces `path` by `bytes` atomically and durably.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NotifyError> {
+    let tmp: PathBuf = path.with_extension("json.tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| NotifyError::State {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_reports_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        assert_eq!(StateFile::load(&path).unwrap(), StateFile::default());
+        let mut s = StateFile::default();
+        s.receivers.entry("r".into()).or_default().insert(
+            "{alertname=\"A\"}".into(),
+            Entry {
+                sent: Some((Sent::Firing, 5)),
+                sent_at_ms: 6,
+                failures: 1,
+                retry_at_ms: 7,
+                error: Some("boom".into()),
+                seen_ms: 8,
+            },
+        );
+        write_atomic(&path, &s.encode()).unwrap();
+        let mut back = StateFile::load(&path).unwrap();
+        back.version = 0;
+        assert_eq!(back, s);
+        assert!(!path.with_extension("json.tmp").exists());
+        std::fs::write(&path, b"{\"receivers\": 3").unwrap();
+        let e = StateFile::load(&path).unwrap_err().to_string();
+        assert!(e.contains("state.json"), "{e}");
+    }
+}
