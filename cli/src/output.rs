@@ -18,8 +18,11 @@ pub enum Format {
 
 pub use minetsdb::promql::format_float as fmt_float;
 
-fn json_str(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
+// The JSON writers append to one buffer: a range query's answer is
+// thousands of points, and a String per number was most of its cost.
+
+fn push_json_str(o: &mut String, s: &str) {
+    o.reserve(s.len() + 2);
     o.push('"');
     for c in s.chars() {
         match c {
@@ -33,25 +36,68 @@ fn json_str(s: &str) -> String {
         }
     }
     o.push('"');
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::new();
+    push_json_str(&mut o, s);
     o
 }
 
-fn json_metric(m: &minetsdb::promql::Metric) -> String {
-    let parts: Vec<String> = m
-        .iter()
-        .map(|l| format!("{}:{}", json_str(&l.name), json_str(&l.value)))
-        .collect();
-    format!("{{{}}}", parts.join(","))
+fn push_metric(o: &mut String, m: &minetsdb::promql::Metric) {
+    o.push('{');
+    for (i, l) in m.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        push_json_str(o, &l.name);
+        o.push(':');
+        push_json_str(o, &l.value);
+    }
+    o.push('}');
 }
 
-fn json_point(t: i64, v: f64) -> String {
-    format!("[{},{}]", secs(t), json_str(&fmt_float(v)))
+/// `[seconds, "value"]`, as Prometheus' API writes a point.
+fn push_point(o: &mut String, t: i64, v: f64) {
+    o.push('[');
+    push_secs(o, t);
+    o.push_str(",\"");
+    push_float(o, v);
+    o.push_str("\"]");
 }
 
-/// Seconds with millisecond precision, as Prometheus prints timestamps.
+/// A value as Prometheus writes it (Go's shortest 'f' format; `NaN`,
+/// `+Inf`, `-Inf`): [`fmt_float`] without the allocation.
+fn push_float(o: &mut String, v: f64) {
+    if v.is_nan() {
+        o.push_str("NaN");
+    } else if v == f64::INFINITY {
+        o.push_str("+Inf");
+    } else if v == f64::NEG_INFINITY {
+        o.push_str("-Inf");
+    } else {
+        let _ = write!(o, "{v}");
+    }
+}
+
+/// Seconds with millisecond precision, as Prometheus prints timestamps
+/// (sign, whole seconds, and `.mmm` when the milliseconds are not zero).
+fn push_secs(o: &mut String, t: i64) {
+    if t < 0 {
+        o.push('-');
+    }
+    let t = t.unsigned_abs();
+    let _ = write!(o, "{}", t / 1000);
+    let ms = t % 1000;
+    if ms != 0 {
+        let _ = write!(o, ".{ms:03}");
+    }
+}
+
 fn secs(t: i64) -> String {
-    let s = format!("{}.{:03}", t.div_euclid(1000), t.rem_euclid(1000));
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    let mut o = String::new();
+    push_secs(&mut o, t);
+    o
 }
 
 fn csv_field(s: &str) -> String {
@@ -67,28 +113,23 @@ pub fn render_value(v: &Value, f: Format) -> String {
     let mut o = String::new();
     match (v, f) {
         (Value::Vector(vec), Format::Json) => {
-            let items: Vec<String> = vec
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{{\"metric\":{},\"value\":{}}}",
-                        json_metric(&s.metric),
-                        json_point(s.sample.t, s.sample.v)
-                    )
-                })
-                .collect();
-            let _ = write!(
-                o,
-                "{{\"resultType\":\"vector\",\"result\":[{}]}}",
-                items.join(",")
-            );
+            o.push_str("{\"resultType\":\"vector\",\"result\":[");
+            for (i, s) in vec.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                o.push_str("{\"metric\":");
+                push_metric(&mut o, &s.metric);
+                o.push_str(",\"value\":");
+                push_point(&mut o, s.sample.t, s.sample.v);
+                o.push('}');
+            }
+            o.push_str("]}");
         }
         (Value::Scalar(s), Format::Json) => {
-            let _ = write!(
-                o,
-                "{{\"resultType\":\"scalar\",\"result\":{}}}",
-                json_point(s.t, s.v)
-            );
+            o.push_str("{\"resultType\":\"scalar\",\"result\":");
+            push_point(&mut o, s.t, s.v);
+            o.push('}');
         }
         (Value::String { t, value: s }, Format::Json) => {
             let _ = write!(
@@ -159,22 +200,25 @@ pub fn render_matrix(m: &Matrix, f: Format) -> String {
     let mut o = String::new();
     match f {
         Format::Json => {
-            let items: Vec<String> = m
-                .iter()
-                .map(|s| {
-                    let pts: Vec<String> = s.samples.iter().map(|x| json_point(x.t, x.v)).collect();
-                    format!(
-                        "{{\"metric\":{},\"values\":[{}]}}",
-                        json_metric(&s.metric),
-                        pts.join(",")
-                    )
-                })
-                .collect();
-            let _ = writeln!(
-                o,
-                "{{\"resultType\":\"matrix\",\"result\":[{}]}}",
-                items.join(",")
-            );
+            let points: usize = m.iter().map(|s| s.samples.len()).sum();
+            o.reserve(points * 24 + m.len() * 128);
+            o.push_str("{\"resultType\":\"matrix\",\"result\":[");
+            for (i, s) in m.iter().enumerate() {
+                if i > 0 {
+                    o.push(',');
+                }
+                o.push_str("{\"metric\":");
+                push_metric(&mut o, &s.metric);
+                o.push_str(",\"values\":[");
+                for (j, x) in s.samples.iter().enumerate() {
+                    if j > 0 {
+                        o.push(',');
+                    }
+                    push_point(&mut o, x.t, x.v);
+                }
+                o.push_str("]}");
+            }
+            o.push_str("]}\n");
         }
         Format::Csv => {
             o.push_str("series,timestamp,value\n");
@@ -203,4 +247,41 @@ pub fn render_matrix(m: &Matrix, f: Format) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+    use minetsdb::promql::{MatrixSeries, Metric};
+    use minetsdb::Sample;
+
+    #[test]
+    fn timestamps_and_values_are_written_as_prometheus_writes_them() {
+        // Prometheus' jsonutil.MarshalTimestamp: sign, seconds, then
+        // `.mmm` only when there are milliseconds.
+        for (t, want) in [
+            (0, "0"),
+            (1_500, "1.500"),
+            (1_005, "1.005"),
+            (1_767_225_600_000, "1767225600"),
+            (-1, "-0.001"),
+            (-1_500, "-1.500"),
+        ] {
+            assert_eq!(secs(t), want, "{t}");
+        }
+        let m = vec![MatrixSeries {
+            metric: Metric::from(&minetsdb::Labels::new("x", &[("a", "q\"\n")]).unwrap()),
+            samples: vec![
+                Sample::new(1_000, 0.1),
+                Sample::new(2_250, f64::NAN),
+                Sample::new(3_000, f64::NEG_INFINITY),
+                Sample::new(4_000, 1e21),
+            ],
+        }];
+        assert_eq!(
+            render_matrix(&m, Format::Json),
+            "{\"resultType\":\"matrix\",\"result\":[{\"metric\":{\"__name__\":\"x\",\"a\":\"q\\\"\\n\"},\
+             \"values\":[[1,\"0.1\"],[2.250,\"NaN\"],[3,\"-Inf\"],[4,\"1000000000000000000000\"]]}]}\n"
+        );
+    }
 }
