@@ -7,7 +7,7 @@
 //! power `P/L W` and temperature `T °C` to the unit, fan in whole percent,
 //! J/MH with two decimals, balance with six.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -89,7 +89,7 @@ fn demo(dir: &Path) -> String {
 /// timestamps, as the alert rules write them.
 fn import_alerts(dir: &Path, t: &str, uuid: &str) {
     let ms = (t.parse::<f64>().unwrap() * 1000.0) as i64;
-    let file = dir.join("alerts.prom");
+    let file = dir.parent().unwrap_or(dir).join("alerts.prom");
     std::fs::write(
         &file,
         format!(
@@ -236,12 +236,17 @@ impl Tmux {
     }
 
     fn capture(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-t", "dash"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.capture_of("dash", false)
+    }
+
+    /// The pane of session `s`; with `escapes`, colours as SGR sequences.
+    fn capture_of(&self, s: &str, escapes: bool) -> String {
+        let mut c = self.cmd();
+        c.args(["capture-pane", "-p", "-t", s]);
+        if escapes {
+            c.arg("-e");
+        }
+        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -276,11 +281,25 @@ impl Drop for Tmux {
     }
 }
 
+/// Whether a captured pane sets any foreground or background colour.
+fn has_colour(pane: &str) -> bool {
+    pane.contains("\x1b[38;")
+        || pane.contains("\x1b[48;")
+        || (30..=37)
+            .chain(40..=47)
+            .chain(90..=97)
+            .any(|c| pane.contains(&format!("\x1b[{c}m")))
+}
+
 fn has_tmux() -> bool {
     Command::new("tmux")
         .arg("-V")
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+fn screen_has_no_alerts(screen: &str) -> bool {
+    screen.contains("Alerts (0 firing)")
 }
 
 /// The line of the GPU table marked as selected.
@@ -329,6 +348,33 @@ fn live_under_tmux() {
         "{first}"
     );
 
+    // Colours on a terminal (tmux writes them back as 256-colour SGR).
+    let coloured = tmux.capture_of("dash", true);
+    assert!(has_colour(&coloured), "no colour:\n{coloured}");
+    // NO_COLOR: the same dashboard without any.
+    let plain = tmux
+        .cmd()
+        .args(["new-session", "-d", "-s", "plain", "-x", "120", "-y", "40"])
+        .arg(format!(
+            "NO_COLOR=1 {} dash --db {} --time {t}; sleep 30",
+            env!("CARGO_BIN_EXE_minetsdb"),
+            shell_quote(&db)
+        ))
+        .env("XDG_CONFIG_HOME", "/nonexistent-minetsdb-test")
+        .status()
+        .unwrap();
+    assert!(plain.success());
+    let until = Instant::now() + Duration::from_secs(20);
+    let screen = loop {
+        let s = tmux.capture_of("plain", true);
+        if s.contains("GPUs (3)") {
+            break s;
+        }
+        assert!(Instant::now() < until, "NO_COLOR dash did not draw:\n{s}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!has_colour(&screen), "colour despite NO_COLOR:\n{screen}");
+
     tmux.keys(&["Down"]);
     let screen = tmux.wait_for("GPU 1 selected", |s| {
         selected_row(s).is_some_and(|r| r.trim_start_matches("│> ").trim_start().starts_with("1 "))
@@ -342,6 +388,13 @@ fn live_under_tmux() {
     tmux.wait_for("range 6h", |s| {
         s.contains("range 6h") && s.contains("hashrate 6h")
     });
+
+    // Written by another process while dash runs: the next refresh
+    // (every second here) shows it.
+    assert!(screen_has_no_alerts(&tmux.capture()));
+    let info = query(&db, "nvidia_smi_gpu_info", &t);
+    import_alerts(&db, &t, info[0].0["uuid"].as_str().unwrap());
+    tmux.wait_for("the imported alert", |s| s.contains("FIRING GpuTooHot"));
 
     tmux.keys(&["q"]);
     let until = Instant::now() + Duration::from_secs(20);
@@ -370,6 +423,6 @@ fn live_under_tmux() {
     assert_eq!(String::from_utf8_lossy(&alt.stdout).trim(), "0");
 }
 
-fn shell_quote(p: &PathBuf) -> String {
+fn shell_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
 }

@@ -380,9 +380,12 @@ fn last_when(samples: &[Sample], pred: impl Fn(f64, f64) -> bool) -> Option<i64>
         .map(|w| w[1].t)
 }
 
+/// Stores one instant value into its field of a [`Pool`].
+type SetField = fn(&mut Pool, f64);
+
 fn pools(db: &Db, at: i64, th: &Thresholds) -> anyhow::Result<Vec<Pool>> {
     let mut out: BTreeMap<(String, String, String), Pool> = BTreeMap::new();
-    let fields: [(&str, fn(&mut Pool, f64)); 3] = [
+    let fields: [(&str, SetField); 3] = [
         ("pool_hashrate_effective_hashes_per_second", |p, v| {
             p.effective = Some(v)
         }),

@@ -150,7 +150,7 @@ fn bar(ratio: f64, w: usize) -> String {
     };
     let eighths = (r * (w * 8) as f64).round() as usize;
     let mut s: String = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
+    if !eighths.is_multiple_of(8) {
         s.push(EIGHTHS[eighths % 8]);
     }
     while s.chars().count() < w {
@@ -406,7 +406,7 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(inner);
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
     let rows = Layout::vertical([Constraint::Length(1); 4]).split(left);
     let gauge = |label: String, ratio: f64, sev: Severity| {
         let r = if ratio.is_finite() {
@@ -414,9 +414,12 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         } else {
             0.0
         };
+        // Thick over thin, so the fill shows without colour too.
         LineGauge::default()
             .ratio(r)
-            .label(label)
+            .label(TSpan::styled(label, t.severity(sev)))
+            .filled_symbol("━")
+            .unfilled_symbol("─")
             .filled_style(t.severity(sev))
             .unfilled_style(t.dim())
     };
@@ -425,9 +428,13 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             let avg = g.hashrate_avg_1h.unwrap_or(0.0);
             (
                 format!(
-                    "hashrate {} (1h avg {})",
+                    "hashrate {} (1h {:.0} %)",
                     fmt_hashrate(h.value),
-                    fmt_hashrate(avg)
+                    if avg > 0.0 {
+                        h.value / avg * 100.0
+                    } else {
+                        0.0
+                    }
                 ),
                 if avg > 0.0 { h.value / avg } else { 0.0 },
                 h.severity,
@@ -450,6 +457,15 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         g.fan
             .map(|x| (format!("fan {}", fmt_fan(x.value)), x.value, x.severity)),
     ];
+    // Labels padded to one width, so the four bars start in one column.
+    let w = items
+        .iter()
+        .flatten()
+        .map(|i| i.0.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let items = items.map(|i| i.map(|(l, r, s)| (format!("{l:<w$}"), r, s)));
     let names = ["hashrate", "power", "temp", "fan"];
     for ((item, row), name) in items.into_iter().zip(rows.iter()).zip(names) {
         match item {
