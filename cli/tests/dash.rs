@@ -384,6 +384,22 @@ fn live_under_tmux() {
         "detail panel follows:\n{screen}"
     );
 
+    // Resized below the full layout and back: redrawn each time.
+    let resize = |x: &str, y: &str| {
+        assert!(tmux
+            .cmd()
+            .args(["resize-window", "-t", "dash", "-x", x, "-y", y])
+            .status()
+            .unwrap()
+            .success());
+    };
+    resize("50", "14");
+    tmux.wait_for("the compact view", |s| s.contains("too small (50x14)"));
+    resize("120", "40");
+    tmux.wait_for("the full view again", |s| {
+        s.contains("GPUs (3)") && !s.contains("too small")
+    });
+
     tmux.keys(&["t"]);
     tmux.wait_for("range 6h", |s| {
         s.contains("range 6h") && s.contains("hashrate 6h")

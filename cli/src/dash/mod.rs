@@ -52,7 +52,7 @@ pub struct Args {
     /// Range of the sparklines at start: 1h, 6h, 24h or 7d (t cycles it)
     #[arg(long, default_value = "6h", value_parser = Span::parse)]
     range: Span,
-    /// Seconds between refreshes, e.g. 5s or 1m
+    /// Time between refreshes, e.g. 5s or 1m
     #[arg(long, default_value = "5s", value_parser = crate::duration::parse_ms)]
     interval: i64,
     /// Print one frame to standard output and exit (plain text when it is not a terminal)

@@ -227,3 +227,134 @@ fn odd_sizes_render_without_panic() {
         "{text}"
     );
 }
+
+/// `gather` over a small database written here: joins, the AMD edge
+/// sensor, grading, flat balance and target downtime.
+mod gather {
+    use minetsdb::{Db, Labels, Options, Sample};
+    use minetsdb_collectors::config::thresholds::{Severity, Thresholds};
+    use minetsdb_collectors::health::{HealthFile, TargetHealth};
+
+    use crate::dash::model::{gather, Span};
+
+    const AT: i64 = 1_767_225_600_000;
+    const MIN: i64 = 60_000;
+
+    /// One sample a minute over the 4 hours before `AT`, by `f(minutes ago)`.
+    fn put(db: &Db, name: &str, labels: &[(&str, &str)], f: impl Fn(i64) -> f64) {
+        let r = db.series_ref(&Labels::new(name, labels).unwrap()).unwrap();
+        let batch: Vec<_> = (0..=240)
+            .rev()
+            .map(|ago| (r, Sample::new(AT - ago * MIN, f(ago))))
+            .collect();
+        db.append(&batch).unwrap();
+    }
+
+    #[test]
+    fn joins_and_grades() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let nv = [("instance", "rig"), ("uuid", "GPU-A"), ("name", "Card A")];
+        let mut info = nv.to_vec();
+        info.push(("index", "3"));
+        put(&db, "nvidia_smi_gpu_info", &info, |_| 1.0);
+        put(&db, "nvidia_smi_temperature_gpu", &nv, |_| 85.0);
+        put(&db, "nvidia_smi_fan_speed_ratio", &nv, |_| 0.96);
+        put(&db, "nvidia_smi_power_draw_watts", &nv, |_| 100.0);
+        put(&db, "nvidia_smi_enforced_power_limit_watts", &nv, |_| 100.0);
+        let mut miner = nv.to_vec();
+        miner.push(("miner", "trex"));
+        // 100 MH/s for hours, then 40 MH/s now: far below its 1 h average.
+        put(&db, "miner_hashrate_hashes_per_second", &miner, |ago| {
+            if ago == 0 {
+                40e6
+            } else {
+                100e6
+            }
+        });
+        let amd = [("instance", "rig"), ("card", "card1"), ("name", "RX 6800")];
+        put(&db, "amdgpu_gpu_info", &amd, |_| 1.0);
+        let sensor = |s| {
+            let mut l = amd.to_vec();
+            l.push(("sensor", s));
+            l
+        };
+        put(&db, "amdgpu_temperature_celsius", &sensor("edge"), |_| 70.0);
+        put(
+            &db,
+            "amdgpu_temperature_celsius",
+            &sensor("junction"),
+            |_| 95.0,
+        );
+        put(&db, "amdgpu_power_draw_watts", &amd, |_| 150.0);
+        put(&db, "amdgpu_power_limit_watts", &amd, |_| 200.0);
+        let pool = [("instance", "rig"), ("pool", "p"), ("coin", "ETC")];
+        // Grew until 200 minutes ago, flat since.
+        put(&db, "pool_unpaid_balance", &pool, |ago| {
+            1.0 - (ago.max(200) as f64) / 1000.0
+        });
+        let target = [("job", "trex"), ("instance", "127.0.0.1:4067")];
+        put(&db, "up", &target, |ago| if ago > 20 { 1.0 } else { 0.0 });
+        HealthFile::new(dir.path())
+            .update(
+                "trex",
+                &[TargetHealth {
+                    job: "trex".into(),
+                    url: "http://127.0.0.1:4067/metrics".into(),
+                    labels: vec![("instance".into(), "127.0.0.1:4067".into())],
+                    up: false,
+                    last_scrape_ms: AT - 5000,
+                    duration_seconds: 0.0,
+                    samples: 0,
+                    error: Some("refused".into()),
+                }],
+            )
+            .unwrap();
+
+        let th = Thresholds::default();
+        let m = gather(&db, AT, Span::H1, &th).unwrap();
+        assert_eq!(m.gpus.len(), 2, "{:#?}", m.gpus);
+        let a = &m.gpus[0];
+        assert_eq!(
+            (a.id.as_str(), a.index.as_deref(), a.name.as_str()),
+            ("GPU-A", Some("3"), "Card A")
+        );
+        let sev = |g: Option<super::Graded>| g.map(|g| (g.value, g.severity));
+        assert_eq!(sev(a.temperature), Some((85.0, th.temperature.grade(85.0))));
+        assert_eq!(sev(a.temperature).map(|x| x.1), Some(Severity::Warning));
+        assert_eq!(sev(a.fan), Some((0.96, Severity::Critical)));
+        assert_eq!(sev(a.power), Some((100.0, th.power.grade(1.0))));
+        assert_eq!(sev(a.hashrate).map(|x| x.1), Some(Severity::Critical));
+        assert_eq!(a.joules_per_mh, Some(100.0 / 40.0));
+        assert_eq!(a.severity(), Severity::Critical);
+        // The last sparkline slot is now; the hour before is 100 MH/s.
+        assert_eq!(a.spark_hashrate.last(), Some(&Some(40e6)));
+        assert_eq!(a.spark_hashrate.first(), Some(&Some(100e6)));
+
+        let b = &m.gpus[1];
+        assert_eq!((b.id.as_str(), b.name.as_str()), ("card1", "RX 6800"));
+        assert_eq!(
+            sev(b.temperature),
+            Some((70.0, Severity::Normal)),
+            "edge, not junction"
+        );
+        assert_eq!(b.power_limit, Some(200.0));
+        assert_eq!(b.hashrate, None);
+
+        assert_eq!(m.pools.len(), 1);
+        let p = &m.pools[0];
+        assert_eq!(p.unpaid, Some(0.8));
+        assert_eq!(
+            p.unpaid_flat,
+            Some((200 * MIN, th.unpaid_flat.grade((200 * MIN) as f64)))
+        );
+        assert_eq!(p.unpaid_flat.map(|x| x.1), Some(Severity::Warning));
+
+        assert_eq!(m.targets.len(), 1);
+        let t = &m.targets[0];
+        // Last up 21 minutes ago.
+        assert_eq!((t.up, t.down_ms), (false, Some(21 * MIN)));
+        assert_eq!(t.severity, Severity::Critical);
+        assert!(m.alerts.is_empty());
+    }
+}
