@@ -221,6 +221,14 @@ fn once_errors_are_plain() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "clap usage error");
+    // The live dashboard needs a terminal; a pipe is told about --once.
+    let out = bin()
+        .args(["dash", "--db"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--once"));
 }
 
 /// A private tmux server (its own socket), killed on drop.

@@ -128,6 +128,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         out!("{}", once::to_text(&buf, tty && theme.color));
         return Ok(ExitCode::SUCCESS);
     }
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!("standard output is not a terminal; use `dash --once` for one frame as text");
+    }
     app::run(app::App::new(
         dir,
         db_label,
