@@ -163,7 +163,8 @@ fn once_shows_what_query_shows() {
             .lines()
             .find(|l| {
                 let cells = l.trim_start_matches('│').trim_start_matches(['>', ' ']);
-                cells.starts_with(&format!("{index} ")) && want.iter().all(|w| l.contains(w))
+                cells.starts_with(&format!("{index} "))
+                    && want.iter().all(|w| l.contains(&format!(" {w} ")))
             })
             .unwrap_or_else(|| panic!("no row for GPU {index} with {want:?} in:\n{frame}"));
         assert!(
@@ -231,15 +232,16 @@ fn once_errors_are_plain() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--once"));
 }
 
-/// A private tmux server (its own socket), killed on drop.
+/// A private tmux server (its own socket, in the test's temporary
+/// directory so nothing is left behind), killed on drop.
 struct Tmux {
-    socket: String,
+    socket: std::path::PathBuf,
 }
 
 impl Tmux {
     fn cmd(&self) -> Command {
         let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c.arg("-S").arg(&self.socket).args(["-f", "/dev/null"]);
         c
     }
 
@@ -329,7 +331,7 @@ fn live_under_tmux() {
     let t = demo(&db);
     let status = tmp.path().join("status");
     let tmux = Tmux {
-        socket: format!("minetsdb-dash-{}", std::process::id()),
+        socket: tmp.path().join("tmux.sock"),
     };
     // The shell after dash proves it exited, and with what status, and
     // that the terminal was given back (`stty -a` prints in cooked mode).
