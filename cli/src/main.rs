@@ -40,6 +40,7 @@ fn stdout_failed(e: std::io::Error) -> ! {
 }
 
 mod cmd;
+mod dash;
 mod duration;
 mod files;
 mod output;
@@ -89,6 +90,8 @@ enum Command {
     Targets(cmd::targets::Args),
     /// Serve Prometheus' HTTP API (for Grafana) and /metrics; --collect runs the collector too.
     Serve(serve::Args),
+    /// Live terminal dashboard: per-GPU gauges and sparklines, pool, targets and alerts, coloured by [thresholds].
+    Dash(dash::Args),
 }
 
 fn main() -> ExitCode {
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         Command::Config(a) => cmd::config::run(a),
         Command::Targets(a) => cmd::targets::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Dash(a) => dash::run(a),
     };
     match res {
         Ok(code) => code,
