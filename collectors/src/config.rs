@@ -47,6 +47,9 @@
 //! `[thresholds]` says when a reading is a warning or critical, for both
 //! `dash` and the default alert rules; see [`thresholds`].
 //!
+//! `[alerting]` and `[[alert]]` set the alert rules `collect` and
+//! `minetsdb alerts` evaluate; see [`crate::alerts::rules`].
+//!
 //! The `[tariff]`, `[power]` and `[price]` tables are for `minetsdb report`
 //! (energy cost, wall power, coin price); see [`costs`].
 //!
@@ -101,6 +104,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// `[thresholds]`: what colours `dash` and drives the default alerts.
     pub thresholds: Thresholds,
+    /// `[alerting]` and `[[alert]]`: see [`crate::alerts::rules`].
+    pub alerting: crate::alerts::rules::AlertingConfig,
 }
 
 /// The `[storage]` table.
@@ -327,6 +332,9 @@ struct RawConfig {
     miner: Vec<apis::RawMiner>,
     storage: Option<RawStorage>,
     thresholds: Option<thresholds::RawThresholds>,
+    alerting: Option<crate::alerts::rules::RawAlerting>,
+    #[serde(default)]
+    alert: Vec<crate::alerts::rules::RawAlert>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -622,7 +630,15 @@ impl Config {
             },
         };
         let thresholds = thresholds::parse(raw.thresholds, &invalid)?;
+        let alerting = crate::alerts::rules::parse_config(
+            raw.alerting,
+            raw.alert,
+            path,
+            &|offset| line_col(text, offset).0,
+            &invalid,
+        )?;
         Ok(Config {
+            alerting,
             thresholds,
             instance,
             nvml,

@@ -7,6 +7,15 @@
 
 use std::collections::BTreeMap;
 
+pub mod defaults;
+pub mod eval;
+pub mod rules;
+pub mod state;
+pub mod template;
+
+pub use eval::{Evaluator, Round};
+pub use rules::{load_rules, AlertRule, AlertingConfig, Group, RecordRule, Rule, RuleError};
+
 /// Where an alert stands, as Prometheus names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AlertState {
