@@ -471,3 +471,233 @@ impl<Q: Queryable + ?Sized> Queryable for Overlay<'_, Q> {
         Ok(v)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alerts::rules::parse_rule_file;
+    use minetsdb::{Db, Options};
+    use std::path::Path;
+
+    const T0: i64 = 1_700_000_000_000;
+    const MIN: i64 = 60_000;
+
+    fn temp(db: &Db, uuid: &str, t: i64, v: f64) {
+        let l = Labels::new("nvidia_smi_temperature_gpu", &[("uuid", uuid)]).unwrap();
+        db.append_labeled(&[(l, Sample::new(t, v))]).unwrap();
+    }
+
+    fn groups(yaml: &str) -> Vec<Group> {
+        parse_rule_file(yaml, Path::new("r.yml"), MIN).unwrap()
+    }
+
+    const HOT: &str = r#"groups:
+  - name: g
+    rules:
+      - alert: Hot
+        expr: nvidia_smi_temperature_gpu > 85
+        for: 2m
+        labels: { severity: critical }
+        annotations:
+          summary: "{{ $labels.uuid }} at {{ $value }}"
+"#;
+
+    /// Evaluates, stores what the round wrote, returns it.
+    fn step(ev: &mut Evaluator, db: &Db, t: i64) -> Round {
+        let r = ev.eval(db, t);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        db.append_labeled(&r.samples).unwrap();
+        r
+    }
+
+    fn states(r: &Round) -> Vec<(String, &'static str)> {
+        r.alerts
+            .iter()
+            .map(|a| (a.labels["uuid"].clone(), a.state.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn pending_firing_resolved_with_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let mut ev = Evaluator::new(groups(HOT), BTreeMap::new());
+        temp(&db, "GPU-1", T0, 90.0);
+        temp(&db, "GPU-2", T0, 60.0);
+        let r = step(&mut ev, &db, T0);
+        assert_eq!(states(&r), vec![("GPU-1".into(), "pending")]);
+        let a = &r.alerts[0];
+        assert_eq!(a.labels["alertname"], "Hot");
+        assert_eq!(a.labels["severity"], "critical");
+        assert!(!a.labels.contains_key("__name__"));
+        assert_eq!(a.annotations["summary"], "GPU-1 at 90");
+        assert_eq!(r.changes.len(), 1);
+        // Still pending one minute on; the value and annotation follow.
+        temp(&db, "GPU-1", T0 + MIN, 91.0);
+        let r = step(&mut ev, &db, T0 + MIN);
+        assert_eq!(states(&r), vec![("GPU-1".into(), "pending")]);
+        assert_eq!(r.alerts[0].annotations["summary"], "GPU-1 at 91");
+        assert!(r.changes.is_empty());
+        // for (2m) elapsed: firing.
+        temp(&db, "GPU-1", T0 + 2 * MIN, 92.0);
+        let r = step(&mut ev, &db, T0 + 2 * MIN);
+        assert_eq!(states(&r), vec![("GPU-1".into(), "firing")]);
+        assert_eq!(r.alerts[0].fired_at_ms, Some(T0 + 2 * MIN));
+        assert_eq!(r.alerts[0].active_at_ms, T0);
+        assert_eq!(r.notifiable().count(), 1);
+        // The ALERTS series as Prometheus writes them.
+        let q = |e: &str, t| match db.query_instant(e, t).unwrap() {
+            Value::Vector(v) => v,
+            other => panic!("{other:?}"),
+        };
+        let v = q("ALERTS", T0 + 2 * MIN);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].metric.get("alertstate"), Some("firing"));
+        let v = q("ALERTS_FOR_STATE", T0 + 2 * MIN);
+        assert_eq!(v[0].sample.v, (T0 / 1000) as f64);
+        // The pending series got a stale marker when it turned firing.
+        assert!(q("ALERTS{alertstate=\"pending\"}", T0 + 2 * MIN).is_empty());
+        // Cooled down: resolved, reported, ALERTS ended.
+        temp(&db, "GPU-1", T0 + 3 * MIN, 70.0);
+        let r = step(&mut ev, &db, T0 + 3 * MIN);
+        assert_eq!(states(&r), vec![("GPU-1".into(), "resolved")]);
+        assert_eq!(r.changes[0].resolved_at_ms, Some(T0 + 3 * MIN));
+        assert!(q("ALERTS", T0 + 3 * MIN).is_empty());
+        assert!(q("ALERTS_FOR_STATE", T0 + 3 * MIN).is_empty());
+        // Kept 15 minutes for resending, then forgotten.
+        temp(&db, "GPU-1", T0 + 18 * MIN, 70.0);
+        assert_eq!(step(&mut ev, &db, T0 + 18 * MIN).alerts.len(), 1);
+        temp(&db, "GPU-1", T0 + 19 * MIN, 70.0);
+        assert!(step(&mut ev, &db, T0 + 19 * MIN).alerts.is_empty());
+    }
+
+    #[test]
+    fn pending_vanishes_for_zero_fires_at_once_keep_firing_for_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let mut ev = Evaluator::new(groups(HOT), BTreeMap::new());
+        temp(&db, "GPU-1", T0, 90.0);
+        step(&mut ev, &db, T0);
+        temp(&db, "GPU-1", T0 + MIN, 80.0);
+        let r = step(&mut ev, &db, T0 + MIN);
+        assert!(r.alerts.is_empty() && r.changes.is_empty());
+
+        let y = HOT.replace("for: 2m", "for: 0s\n        keep_firing_for: 2m");
+        let mut ev = Evaluator::new(groups(&y), BTreeMap::new());
+        temp(&db, "GPU-1", T0 + 2 * MIN, 90.0);
+        let r = step(&mut ev, &db, T0 + 2 * MIN);
+        assert_eq!(states(&r), vec![("GPU-1".into(), "firing")]);
+        temp(&db, "GPU-1", T0 + 3 * MIN, 70.0);
+        let r = step(&mut ev, &db, T0 + 3 * MIN);
+        assert_eq!(states(&r), vec![("GPU-1".into(), "firing")]);
+        temp(&db, "GPU-1", T0 + 5 * MIN, 70.0);
+        let r = step(&mut ev, &db, T0 + 5 * MIN);
+        assert_eq!(states(&r), vec![("GPU-1".into(), "resolved")]);
+    }
+
+    #[test]
+    fn restored_across_processes_like_cron() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        // Each "run" is a new evaluator restored from the db.
+        let run = |t: i64, v: f64| {
+            temp(&db, "GPU-1", t, v);
+            let mut ev = Evaluator::new(groups(HOT), BTreeMap::new());
+            ev.restore(&db, t).unwrap();
+            step(&mut ev, &db, t)
+        };
+        assert_eq!(states(&run(T0, 90.0)), vec![("GPU-1".into(), "pending")]);
+        assert_eq!(
+            states(&run(T0 + MIN, 90.0)),
+            vec![("GPU-1".into(), "pending")]
+        );
+        let r = run(T0 + 2 * MIN, 95.0);
+        assert_eq!(states(&r), vec![("GPU-1".into(), "firing")]);
+        assert_eq!(r.alerts[0].active_at_ms, T0);
+        assert_eq!(
+            states(&run(T0 + 3 * MIN, 95.0)),
+            vec![("GPU-1".into(), "firing")]
+        );
+        // Resolved in the run where it stops holding, with the annotation
+        // of its last evaluation (restored by re-running the rule).
+        let r = run(T0 + 4 * MIN, 50.0);
+        assert_eq!(states(&r), vec![("GPU-1".into(), "resolved")]);
+        assert_eq!(r.changes[0].annotations["summary"], "GPU-1 at 95");
+        assert_eq!(r.changes[0].value, 95.0);
+        // Ended: the next run has nothing to restore.
+        assert!(run(T0 + 5 * MIN, 50.0).alerts.is_empty());
+        // State older than the window is not restored: pending anew.
+        run(T0 + 10 * MIN, 90.0);
+        let r = run(T0 + 80 * MIN, 90.0);
+        assert_eq!(r.alerts[0].active_at_ms, T0 + 80 * MIN);
+    }
+
+    #[test]
+    fn record_rules_feed_later_rules_and_go_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let y = r#"groups:
+  - name: g
+    rules:
+      - record: gpu:temp:max
+        expr: max(nvidia_smi_temperature_gpu)
+        labels: { rig: r1 }
+      - alert: RigHot
+        expr: gpu:temp:max > 85
+"#;
+        let mut ev = Evaluator::new(groups(y), BTreeMap::new());
+        temp(&db, "GPU-1", T0, 90.0);
+        let r = step(&mut ev, &db, T0);
+        // Seen by the alert in the same round, fired at once (no for).
+        assert_eq!(r.alerts.len(), 1);
+        assert_eq!(r.alerts[0].labels["rig"], "r1");
+        assert_eq!(r.alerts[0].state, AlertState::Firing);
+        let v = db.query_instant("gpu:temp:max", T0).unwrap();
+        assert!(matches!(v, Value::Vector(ref v) if v.len() == 1 && v[0].sample.v == 90.0));
+        // The input goes stale: so does the recorded series.
+        let l = Labels::new("nvidia_smi_temperature_gpu", &[("uuid", "GPU-1")]).unwrap();
+        db.append_labeled(&[(l, Sample::new(T0 + MIN, f64::from_bits(STALE_NAN_BITS)))])
+            .unwrap();
+        let r = step(&mut ev, &db, T0 + MIN);
+        assert!(r
+            .samples
+            .iter()
+            .any(|(l, s)| l.metric_name() == "gpu:temp:max" && minetsdb::is_stale_nan(s.v)));
+        assert!(
+            matches!(db.query_instant("gpu:temp:max", T0 + MIN).unwrap(), Value::Vector(v) if v.is_empty())
+        );
+    }
+
+    #[test]
+    fn query_errors_and_duplicate_labelsets_leave_state_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let y = r#"groups:
+  - name: g
+    rules:
+      - alert: Dup
+        expr: nvidia_smi_temperature_gpu > 0
+        labels: { uuid: same }
+"#;
+        let mut ev = Evaluator::new(groups(y), BTreeMap::new());
+        temp(&db, "GPU-1", T0, 90.0);
+        temp(&db, "GPU-2", T0, 90.0);
+        let r = ev.eval(&db, T0);
+        assert_eq!(r.errors.len(), 1);
+        assert!(r.errors[0].contains("same labelset"), "{:?}", r.errors);
+        assert!(r.errors[0].contains("r.yml:4"), "{:?}", r.errors);
+        assert!(r.alerts.is_empty());
+    }
+
+    #[test]
+    fn group_interval_is_honoured() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        let y = HOT.replace("  - name: g\n", "  - name: g\n    interval: 5m\n");
+        let mut ev = Evaluator::new(groups(&y), BTreeMap::new());
+        temp(&db, "GPU-1", T0, 90.0);
+        assert_eq!(ev.eval(&db, T0).groups, 1);
+        assert_eq!(ev.eval(&db, T0 + MIN).groups, 0);
+        assert_eq!(ev.eval(&db, T0 + 5 * MIN).groups, 1);
+    }
+}
