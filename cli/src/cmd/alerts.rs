@@ -1,0 +1,341 @@
+//! `minetsdb alerts`: evaluate the alert rules once against the database,
+//! store their state (`ALERTS`, `ALERTS_FOR_STATE`), print the alerts.
+//!
+//! The rules are the defaults built from `[thresholds]`, config.toml's
+//! `[[alert]]` and the `[alerting] rule_files` (see
+//! `minetsdb_collectors::alerts`). Each run first restores the state the
+//! last run (or `collect`) left in the database, so a cron job each minute
+//! goes pending → firing → resolved as Prometheus would.
+//!
+//! `--check FILE...` validates rule files and config.toml's rules without
+//! touching the database: every problem on its own line with file, line
+//! and column; exit 1 if any. `--list` prints the rules in effect.
+//!
+//! If `collect`'s loop holds the database, the rules are still evaluated
+//! (read-only) and printed, but no state is stored: the loop evaluates and
+//! stores them itself.
+//!
+//! Exit codes: 0 evaluated (whatever fires); 1 a rule failed, the config or
+//! a rule file is invalid, or the database cannot be read; 2 usage.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use minetsdb::{Db, Options};
+use minetsdb_collectors::alerts::{load_rules, Alert, AlertState, Evaluator, Round, Rule};
+use minetsdb_collectors::config::Config;
+
+use crate::time::{now_ms, parse_time};
+
+/// Arguments of `alerts`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Validate these Prometheus rule files (and config.toml's rules, if
+    /// there is a config) and exit; nothing touches the database.
+    #[arg(long, num_args = 0.., value_name = "FILE")]
+    check: Option<Vec<PathBuf>>,
+    /// Print the rules in effect (defaults with their thresholds) and exit.
+    #[arg(long, conflicts_with = "check")]
+    list: bool,
+    /// The config file [default: $XDG_CONFIG_HOME/minetsdb/config.toml; the
+    /// default rules if there is none]
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Database directory [default: $XDG_DATA_HOME/minetsdb]
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Evaluation time (RFC 3339, Unix seconds, or relative like -5m) [default: now]
+    #[arg(long, allow_hyphen_values = true)]
+    time: Option<String>,
+}
+
+/// config.toml, or the defaults when no config was named and the default
+/// one does not exist.
+fn config(path: Option<PathBuf>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => crate::cmd::collect::load_config(Some(p)),
+        None => {
+            let p = crate::paths::default_config();
+            if p.exists() {
+                Ok(Config::load(&p)?)
+            } else {
+                Ok(Config::parse("", &p)?)
+            }
+        }
+    }
+}
+
+pub fn run(a: Args) -> anyhow::Result<ExitCode> {
+    if let Some(files) = &a.check {
+        return check(a.config.clone(), files);
+    }
+    let config = config(a.config.clone())?;
+    let mut ev = evaluator(&config)?;
+    if a.list {
+        list(&ev);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = now_ms();
+    let t = match &a.time {
+        Some(s) => parse_time(s, now).map_err(|e| anyhow::anyhow!("--time: {e}"))?,
+        None => now,
+    };
+    let dir = a.db.clone().unwrap_or_else(crate::paths::default_db);
+    let round = match Db::open(&dir, config.storage.options()) {
+        Ok(db) => {
+            ev.restore(&db, t).context("restoring the alerts' state")?;
+            let round = ev.eval(&db, t);
+            store(&db, &round)?;
+            round
+        }
+        Err(minetsdb::Error::Locked { pid, .. }) => {
+            eprintln!(
+                "minetsdb: database {} is held by pid {pid} (collect?): alerts evaluated, state not stored",
+                dir.display()
+            );
+            let db = Db::open_read_only(&dir, Options::default())
+                .with_context(|| format!("opening {}", dir.display()))?;
+            ev.restore(&db, t).context("restoring the alerts' state")?;
+            ev.eval(&db, t)
+        }
+        Err(e) => return Err(e).with_context(|| format!("opening {}", dir.display())),
+    };
+    for e in &round.errors {
+        eprintln!("minetsdb: {e}");
+    }
+    out!("{}", table(&round.alerts, t));
+    Ok(if round.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The evaluator of `config`'s rules; rule-file problems, one per line.
+pub fn evaluator(config: &Config) -> anyhow::Result<Evaluator> {
+    match load_rules(config) {
+        Ok(groups) => Ok(Evaluator::new(
+            groups,
+            config.alerting.external_labels.clone(),
+        )),
+        Err(errors) => {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            anyhow::bail!("invalid alert rules:\n  {}", lines.join("\n  "))
+        }
+    }
+}
+
+/// Stores what a round wrote.
+pub fn store(db: &Db, round: &Round) -> anyhow::Result<()> {
+    if round.samples.is_empty() {
+        return Ok(());
+    }
+    db.append_labeled(&round.samples)
+        .context("storing the alerts' state")?;
+    Ok(())
+}
+
+/// Where each round's alerts go: for now the changes, one line each on
+/// stderr (firing and resolved; pending is not news). Notifiers hook in
+/// here with `round.notifiable()` (firing and recently resolved alerts)
+/// and `round.changes`.
+pub fn deliver(round: &Round) {
+    for e in &round.errors {
+        eprintln!("minetsdb: alerts: {e}");
+    }
+    for a in &round.changes {
+        if a.state == AlertState::Pending {
+            continue;
+        }
+        eprintln!("minetsdb: alert {}", describe(a));
+    }
+}
+
+/// `NAME firing {labels}: summary`.
+fn describe(a: &Alert) -> String {
+    let labels: Vec<String> = a
+        .labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != "alertname")
+        .map(|(k, v)| format!("{k}={v:?}"))
+        .collect();
+    let summary = a
+        .annotations
+        .get("description")
+        .or_else(|| a.annotations.get("summary"))
+        .map(|s| format!(": {s}"))
+        .unwrap_or_default();
+    format!(
+        "{} {} {{{}}}{summary}",
+        a.name(),
+        a.state.as_str(),
+        labels.join(", ")
+    )
+}
+
+/// How long ago `since` was, at `now`: `42s`, `5m`, `3h12m`, `2d4h`.
+fn ago(since: i64, now: i64) -> String {
+    let s = (now - since).max(0) / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s / 60) % 60),
+        _ => format!("{}d{}h", s / 86_400, (s / 3600) % 24),
+    }
+}
+
+fn table(alerts: &[Alert], now: i64) -> String {
+    if alerts.is_empty() {
+        return "no alerts\n".to_string();
+    }
+    let mut rows = vec![[
+        "ALERT".to_string(),
+        "STATE".into(),
+        "SEVERITY".into(),
+        "SINCE".into(),
+        "VALUE".into(),
+        "LABELS".into(),
+        "SUMMARY".into(),
+    ]];
+    for a in alerts {
+        let since = match a.state {
+            AlertState::Pending => a.active_at_ms,
+            AlertState::Firing => a.fired_at_ms.unwrap_or(a.active_at_ms),
+            AlertState::Resolved => a.resolved_at_ms.unwrap_or(now),
+        };
+        let labels: Vec<String> = a
+            .labels
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "alertname" | "severity"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        rows.push([
+            a.name().to_string(),
+            a.state.as_str().to_string(),
+            a.labels.get("severity").cloned().unwrap_or_default(),
+            ago(since, now),
+            crate::output::fmt_float(a.value),
+            labels.join(","),
+            a.annotations
+                .get("description")
+                .or_else(|| a.annotations.get("summary"))
+                .cloned()
+                .unwrap_or_default(),
+        ]);
+    }
+    let mut widths = [0usize; 7];
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (i, (c, w)) in r.iter().zip(widths).enumerate() {
+            if i + 1 == r.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `--list`: one block per group.
+fn list(ev: &Evaluator) {
+    for g in ev.groups() {
+        outln!(
+            "group {:?} ({}, every {}s)",
+            g.name,
+            g.source,
+            g.interval_ms / 1000
+        );
+        for r in &g.rules {
+            match r {
+                Rule::Alert(a) => {
+                    let sev = a.severity();
+                    let sev = if sev.is_empty() { "-" } else { sev };
+                    outln!(
+                        "  alert {} [{sev}] for {}s: {}",
+                        a.name,
+                        a.for_ms / 1000,
+                        a.expr
+                    );
+                }
+                Rule::Record(rec) => outln!("  record {}: {}", rec.name, rec.expr),
+            }
+        }
+    }
+}
+
+/// `--check`: the config's rules (when there is a config) and each file.
+fn check(config_path: Option<PathBuf>, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    let default = crate::paths::default_config();
+    let config = match config_path {
+        Some(p) => Some(p),
+        None if default.exists() || files.is_empty() => Some(default),
+        None => None,
+    };
+    if let Some(p) = config {
+        match Config::load(&p) {
+            Err(e) => {
+                eprintln!("minetsdb: {e}");
+                failed = true;
+            }
+            Ok(c) => match load_rules(&c) {
+                Ok(groups) => {
+                    let n: usize = groups.iter().map(|g| g.rules.len()).sum();
+                    outln!("{}: {n} rules", p.display());
+                }
+                Err(errors) => {
+                    for e in errors {
+                        eprintln!("minetsdb: {e}");
+                    }
+                    failed = true;
+                }
+            },
+        }
+    }
+    for f in files {
+        match minetsdb_collectors::alerts::rules::load_rule_file(
+            f,
+            minetsdb_collectors::alerts::rules::DEFAULT_INTERVAL_MS,
+        ) {
+            Ok(groups) => {
+                let n: usize = groups.iter().map(|g| g.rules.len()).sum();
+                outln!("{}: {} groups, {n} rules", f.display(), groups.len());
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("minetsdb: {e}");
+                }
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(ago(0, 42_000), "42s");
+        assert_eq!(ago(0, 300_000), "5m");
+        assert_eq!(ago(0, 3_600_000 * 3 + 720_000), "3h12m");
+        assert_eq!(ago(0, 86_400_000 * 2 + 3_600_000 * 4), "2d4h");
+        assert_eq!(ago(10, 0), "0s");
+    }
+}

@@ -1,0 +1,326 @@
+//! `minetsdb alerts` and the alerts of `collect`: a GPU that runs hot in a
+//! hand-made database goes pending → firing → resolved over successive
+//! runs (`--time`), its `ALERTS` series can be queried, rule files' templates
+//! give the annotations, `--check` names file:line:col, and the collect
+//! loop and `collect --once` fire an alert on the fake GPUs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use minetsdb::{Db, Labels, Options, Sample};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_minetsdb"))
+}
+
+const T0: i64 = 1_700_000_000_000;
+const MIN: i64 = 60_000;
+
+/// One GPU's temperature each minute from `T0`: `temps[i]` at minute i.
+fn hot_db(dir: &Path, temps: &[f64]) -> PathBuf {
+    let path = dir.join("db");
+    let db = Db::open(&path, Options::default()).unwrap();
+    let l = Labels::new(
+        "nvidia_smi_temperature_gpu",
+        &[
+            ("instance", "rig1"),
+            ("uuid", "GPU-7"),
+            ("name", "RTX 3080"),
+        ],
+    )
+    .unwrap();
+    let batch: Vec<_> = temps
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (l.clone(), Sample::new(T0 + i as i64 * MIN, *v)))
+        .collect();
+    db.append_labeled(&batch).unwrap();
+    path
+}
+
+const RULES: &str = r#"groups:
+  - name: gpu
+    rules:
+      - alert: GpuHot
+        expr: nvidia_smi_temperature_gpu > 85
+        for: 2m
+        labels:
+          severity: critical
+          card: "{{ $labels.name }}"
+        annotations:
+          summary: "{{ $labels.uuid }} on {{ $labels.instance }} at {{ $value }}°C ({{ printf \"%.1f\" $value }}, {{ $value | humanize }})"
+"#;
+
+fn config(dir: &Path, extra: &str) -> PathBuf {
+    std::fs::write(dir.join("rules.yml"), RULES).unwrap();
+    let p = dir.join("config.toml");
+    std::fs::write(
+        &p,
+        format!("[nvml]\nenabled = false\n[alerting]\ndefaults = false\nrule_files = [\"rules.yml\"]\n{extra}"),
+    )
+    .unwrap();
+    p
+}
+
+fn run(args: &[&str], config: &Path, db: &Path) -> Output {
+    bin()
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap()
+}
+
+fn alerts_at(config: &Path, db: &Path, minute: i64) -> String {
+    let t = ((T0 + minute * MIN) / 1000).to_string();
+    let out = run(&["alerts", "--time", &t], config, db);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn query(db: &Path, expr: &str, minute: i64) -> String {
+    let t = ((T0 + minute * MIN) / 1000).to_string();
+    let out = bin()
+        .args(["query", expr, "--format", "csv", "--time", &t, "--db"])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn row<'a>(table: &'a str, name: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in:\n{table}"))
+}
+
+#[test]
+fn a_hot_gpu_goes_pending_firing_resolved_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = hot_db(dir.path(), &[90.0, 91.0, 92.5, 93.0, 70.0, 70.0]);
+    let cfg = config(dir.path(), "");
+
+    let t = alerts_at(&cfg, &db, 0);
+    let r = row(&t, "GpuHot");
+    assert!(r.contains("pending") && r.contains("critical"), "{t}");
+    assert!(
+        r.contains("card=RTX 3080") && r.contains("uuid=GPU-7"),
+        "{t}"
+    );
+    assert!(r.contains("GPU-7 on rig1 at 90°C (90.0, 90)"), "{t}");
+    assert!(query(&db, "ALERTS", 0).contains("alertstate=\"\"pending\"\""));
+
+    assert!(row(&alerts_at(&cfg, &db, 1), "GpuHot").contains("pending"));
+    // `for: 2m` has passed: firing, with the value of this evaluation.
+    let t = alerts_at(&cfg, &db, 2);
+    let r = row(&t, "GpuHot");
+    assert!(
+        r.contains("firing") && r.contains("92.5°C (92.5, 92.5)"),
+        "{t}"
+    );
+    let q = query(&db, "ALERTS", 2);
+    assert!(
+        q.contains("alertstate=\"\"firing\"\"") && !q.contains("pending"),
+        "{q}"
+    );
+    let q = query(&db, "ALERTS_FOR_STATE", 2);
+    assert!(q.trim_end().ends_with(&(T0 / 1000).to_string()), "{q}");
+    assert!(row(&alerts_at(&cfg, &db, 3), "GpuHot").contains("firing"));
+    // Cooled: resolved in this run, gone from ALERTS; then nothing.
+    let t = alerts_at(&cfg, &db, 4);
+    let r = row(&t, "GpuHot");
+    assert!(r.contains("resolved") && r.contains("at 93°C"), "{t}");
+    assert_eq!(query(&db, "ALERTS", 4).lines().count(), 1, "header only");
+    assert_eq!(alerts_at(&cfg, &db, 5), "no alerts\n");
+    // The state history can be plotted: firing over minutes 2 and 3.
+    let out = bin()
+        .args([
+            "query",
+            "ALERTS{alertstate=\"firing\"}",
+            "--format",
+            "csv",
+            "--step",
+            "1m",
+            "--start",
+            &(T0 / 1000).to_string(),
+            "--end",
+            &((T0 + 5 * MIN) / 1000).to_string(),
+            "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+}
+
+#[test]
+fn the_default_rules_use_the_thresholds() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = hot_db(dir.path(), &[85.0, 85.0, 85.0]);
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[nvml]\nenabled = false\n[thresholds]\ntemperature = { warning = 84, critical = 95 }\n[alerting]\ndisable = [\"TargetDown\"]\n",
+    )
+    .unwrap();
+    assert!(alerts_at(&cfg, &db, 0).contains("pending"));
+    let t = alerts_at(&cfg, &db, 2);
+    let r = row(&t, "GpuTemperatureHigh");
+    assert!(r.contains("firing") && r.contains("warning"), "{t}");
+    assert!(r.contains("rig1 GPU GPU-7 is at 85 °C."), "{t}");
+    assert_eq!(t.lines().count(), 2, "critical (95) does not fire: {t}");
+
+    let out = run(&["alerts", "--list"], &cfg, &db);
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.contains("alert GpuTemperatureHigh [critical] for 120s: {__name__=~\"nvidia_smi_temperature_gpu|amdgpu_temperature_celsius\"} >= 95"), "{list}");
+    assert!(!list.contains("TargetDown"), "{list}");
+}
+
+#[test]
+fn check_names_file_line_column_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.yml");
+    std::fs::write(&good, RULES).unwrap();
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(
+        &bad,
+        RULES
+            .replace("> 85", "> > 85")
+            .replace("humanize }}", "humanise }}"),
+    )
+    .unwrap();
+    let nocfg = dir.path().join("none.toml");
+    let out = bin()
+        .args(["alerts", "--check"])
+        .arg(&good)
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("good.yml: 1 groups, 1 rules"));
+
+    let out = bin()
+        .args(["alerts", "--check"])
+        .arg(&good)
+        .arg(&bad)
+        .env("XDG_CONFIG_HOME", dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let b = bad.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{b}:5:15: group \"gpu\", rule 1, \"GpuHot\": could not parse expression"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("humanise"), "one problem per rule: {err}");
+
+    // A broken [[alert]] in config.toml, with --check and no files.
+    std::fs::write(&nocfg, "[[alert]]\nname = \"X\"\nexpr = \"rate(up)\"\n").unwrap();
+    let out = bin()
+        .args(["alerts", "--check", "--config"])
+        .arg(&nocfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{}:3:8: alert \"X\": expr:", nocfg.display())),
+        "{err}"
+    );
+
+    // A rule file named by the config that is missing.
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[alerting]\nrule_files = [\"gone.yml\"]\n").unwrap();
+    let out = bin()
+        .args(["alerts", "--check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("gone.yml: reading rule file"), "{err}");
+}
+
+const WARM: &str = "instance = \"rig1\"\n[nvml]\nfake = 1\ninterval = \"1s\"\n[alerting]\ndefaults = false\ninterval = \"1s\"\n\n[[alert]]\nname = \"Warm\"\nexpr = \"nvidia_smi_temperature_gpu > 50\"\nannotations = { summary = \"{{ $labels.uuid }} at {{ $value }}\" }\n";
+
+#[test]
+fn collect_once_evaluates_after_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, WARM).unwrap();
+    let db = dir.path().join("db");
+    let out = run(&["collect", "--once"], &cfg, &db);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("minetsdb: alert Warm firing {instance=\"rig1\", name=\"NVIDIA GeForce RTX 3080\", severity=\"warning\", uuid=\"GPU-00000000-0000-0000-0000-000000000000\"}: GPU-00000000-0000-0000-0000-000000000000 at 61"),
+        "{err}"
+    );
+    let q = bin()
+        .args(["query", "ALERTS", "--format", "csv", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let q = String::from_utf8_lossy(&q.stdout);
+    assert!(q.contains("Warm") && q.contains("firing"), "{q}");
+}
+
+#[test]
+fn the_collect_loop_fires_an_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, WARM).unwrap();
+    let db = dir.path().join("db");
+    let mut child = bin()
+        .args(["collect", "--config"])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Liveness bound, not a performance claim.
+    let end = Instant::now() + Duration::from_secs(30);
+    let mut fired = false;
+    while Instant::now() < end && !fired {
+        std::thread::sleep(Duration::from_millis(300));
+        let q = bin()
+            .args(["query", "ALERTS", "--format", "csv", "--db"])
+            .arg(&db)
+            .output()
+            .unwrap();
+        fired = String::from_utf8_lossy(&q.stdout).contains("firing");
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let end = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(fired, "no firing ALERTS within 30 s: {err}");
+    assert!(err.contains("minetsdb: alert Warm firing"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
