@@ -215,7 +215,7 @@ fn table(alerts: &[Alert], now: i64) -> String {
             a.state.as_str().to_string(),
             a.labels.get("severity").cloned().unwrap_or_default(),
             ago(since, now),
-            crate::output::fmt_float(a.value),
+            short(a.value),
             labels.join(","),
             a.annotations
                 .get("description")
@@ -244,6 +244,27 @@ fn table(alerts: &[Alert], now: i64) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A value in at most 4 significant digits (`0.07143`, `92.5`, `1.235e+06`).
+fn short(v: f64) -> String {
+    if !v.is_finite() || v == 0.0 || (1e-3..1e6).contains(&v.abs()) {
+        // In f64: log10(0) is -inf, which as an integer would overflow.
+        let decimals = (3.0 - v.abs().log10().floor()).clamp(0.0, 6.0) as usize;
+        let s = format!("{v:.decimals$}");
+        let s = if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        };
+        if v.is_finite() {
+            s
+        } else {
+            crate::output::fmt_float(v)
+        }
+    } else {
+        format!("{v:.3e}")
+    }
 }
 
 /// `--list`: one block per group.
@@ -337,5 +358,11 @@ mod tests {
         assert_eq!(ago(0, 3_600_000 * 3 + 720_000), "3h12m");
         assert_eq!(ago(0, 86_400_000 * 2 + 3_600_000 * 4), "2d4h");
         assert_eq!(ago(10, 0), "0s");
+        assert_eq!(short(0.07142713435151744), "0.07143");
+        assert_eq!(short(92.5), "92.5");
+        assert_eq!(short(90.0), "90");
+        assert_eq!(short(1234.5678), "1235");
+        assert_eq!(short(0.0), "0");
+        assert_eq!(short(f64::NAN), "NaN");
     }
 }

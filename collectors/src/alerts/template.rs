@@ -1385,4 +1385,17 @@ mod tests {
         assert!(e("{{ $value 3 }}").contains("non-function"));
         assert!(Template::parse("plain {not} text").is_ok());
     }
+
+    proptest::proptest! {
+        /// Rule files are user input: no text makes parsing or expanding panic.
+        #[test]
+        fn never_panics(t in "[{}$. a-zA-Z0-9|()\"`:=%-]{0,40}", v in proptest::num::f64::ANY) {
+            if let Ok(tmpl) = Template::parse(&t) {
+                let l = BTreeMap::new();
+                let _ = tmpl.expand(&Data { labels: &l, value: v, external_labels: &l, external_url: "" });
+            }
+            let _ = sprintf(&t, &[Val::Float(v), Val::Str(t.clone()), Val::Int(3)]);
+            let _ = (humanize(v), humanize1024(v), humanize_duration(v), humanize_timestamp(v), go_g(v, Some(4)));
+        }
+    }
 }
