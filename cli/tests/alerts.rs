@@ -324,3 +324,142 @@ fn the_collect_loop_fires_an_alert() {
     assert!(err.contains("minetsdb: alert Warm firing"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+fn have_promtool() -> bool {
+    if Command::new("promtool").arg("--version").output().is_ok() {
+        return true;
+    }
+    if std::env::var_os("MINETSDB_SKIP_PROMETHEUS").is_some() {
+        eprintln!("SKIPPED: promtool not installed and MINETSDB_SKIP_PROMETHEUS set");
+        return false;
+    }
+    panic!("needs the Debian package `prometheus` (promtool 2.42): apt-get install prometheus, or run scripts/test which installs it");
+}
+
+const DIFF_RULES: &str = r#"groups:
+  - name: diff
+    rules:
+      - record: gpu:temp:max
+        expr: max(gpu_temp)
+      - alert: Hot
+        expr: gpu_temp > 85
+        for: 2m
+        labels:
+          severity: critical
+          card: "{{ $labels.uuid | toUpper }}"
+        annotations:
+          summary: "{{ $labels.uuid }} at {{ $value }} ({{ $value | humanize }}, {{ printf \"%.2f\" $value }})"
+          dur: "{{ $value | humanizeDuration }}"
+          pct: "{{ $value | humanizePercentage }}"
+          kib: "{{ $value | humanize1024 }}"
+          cond: "{{ if gt $value 90.0 }}very{{ else }}just{{ end }} hot{{ if eq $labels.uuid \"gpu-b\" }} (b){{ end }}"
+          ts: "{{ $value | humanizeTimestamp }}"
+          title: "{{ title \"rig one\" }} {{ $labels.missing }}|{{ .Labels.uuid }}"
+      - alert: RigHot
+        expr: gpu:temp:max >= 95
+"#;
+
+/// Prometheus 2.42 (promtool's rule unit tests) must agree with our
+/// evaluator on every firing alert, its labels and templated annotations,
+/// at each minute, with the same rules over the same samples: the
+/// expectations below are what we computed, and promtool checks them.
+#[test]
+fn promtool_agrees_on_alerts_and_annotations() {
+    use minetsdb_collectors::alerts::{rules::parse_rule_file, AlertState, Evaluator};
+    if !have_promtool() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), DIFF_RULES).unwrap();
+    let series: [(&str, [f64; 7]); 2] = [
+        ("gpu-a", [90.0, 91.0, 92.5, 95.123, 1234567.5, 0.0123, 70.0]),
+        ("gpu-b", [80.0, 86.0, 87.0, 88.0, 89.0, 90.0, 91.0]),
+    ];
+    let db = Db::open(dir.path().join("db"), Options::default()).unwrap();
+    for (uuid, values) in &series {
+        let l = Labels::new("gpu_temp", &[("uuid", uuid)]).unwrap();
+        let batch: Vec<_> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (l.clone(), Sample::new(i as i64 * MIN, *v)))
+            .collect();
+        db.append_labeled(&batch).unwrap();
+    }
+    let groups = parse_rule_file(DIFF_RULES, Path::new("rules.yml"), MIN).unwrap();
+    let mut ev = Evaluator::new(groups, Default::default());
+    let json = |s: &str| serde_json::to_string(s).unwrap();
+    let mut tests = String::new();
+    let mut firing_seen = 0;
+    for minute in 0..7i64 {
+        let round = ev.eval(&db, minute * MIN);
+        assert!(round.errors.is_empty(), "{:?}", round.errors);
+        db.append_labeled(&round.samples).unwrap();
+        for name in ["Hot", "RigHot"] {
+            tests.push_str(&format!(
+                "      - eval_time: {minute}m\n        alertname: {name}\n        exp_alerts:\n"
+            ));
+            let firing = round
+                .alerts
+                .iter()
+                .filter(|a| a.name() == name && a.state == AlertState::Firing);
+            let mut n = 0;
+            for a in firing {
+                n += 1;
+                tests.push_str("          - exp_labels:\n");
+                for (k, v) in a.labels.iter().filter(|(k, _)| k.as_str() != "alertname") {
+                    tests.push_str(&format!("              {k}: {}\n", json(v)));
+                }
+                tests.push_str("            exp_annotations:\n");
+                for (k, v) in &a.annotations {
+                    tests.push_str(&format!("              {k}: {}\n", json(v)));
+                }
+            }
+            if n == 0 {
+                // An empty list: promtool then expects nothing firing.
+                tests.truncate(tests.len() - "\n".len());
+                tests.push_str(" []\n");
+            }
+            firing_seen += n;
+        }
+    }
+    assert!(firing_seen >= 6, "the scenario must fire: {tests}");
+    let input: String = series
+        .iter()
+        .map(|(uuid, v)| {
+            let vals: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+            format!(
+                "      - series: 'gpu_temp{{uuid=\"{uuid}\"}}'\n        values: '{}'\n",
+                vals.join(" ")
+            )
+        })
+        .collect();
+    let test = format!(
+        "rule_files: [rules.yml]\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{input}    alert_rule_test:\n{tests}"
+    );
+    std::fs::write(dir.path().join("test.yml"), &test).unwrap();
+    let out = Command::new("promtool")
+        .args(["test", "rules", "test.yml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool disagrees:\n{}{}\n--- test.yml:\n{test}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // And promtool does check them: one changed character fails it.
+    assert!(test.contains("very hot"), "{test}");
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        test.replacen("very hot", "verry hot", 1),
+    )
+    .unwrap();
+    let out = Command::new("promtool")
+        .args(["test", "rules", "bad.yml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    eprintln!("{test}");
+}
