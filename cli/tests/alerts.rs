@@ -463,3 +463,92 @@ fn promtool_agrees_on_alerts_and_annotations() {
     assert!(!out.status.success());
     eprintln!("{test}");
 }
+
+/// `serve`'s `/api/v1/alerts` and `/api/v1/rules` show the stored state,
+/// in Prometheus' shape.
+#[test]
+fn serve_answers_rules_and_alerts() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let start = now - 3 * MIN;
+    let db_path = dir.path().join("db");
+    {
+        let db = Db::open(&db_path, Options::default()).unwrap();
+        let l = Labels::new("nvidia_smi_temperature_gpu", &[("uuid", "GPU-7")]).unwrap();
+        let b: Vec<_> = (0..4)
+            .map(|i| (l.clone(), Sample::new(start + i * MIN, 95.0)))
+            .collect();
+        db.append_labeled(&b).unwrap();
+    }
+    for i in 0..4 {
+        let t = ((start + i * MIN) / 1000).to_string();
+        let out = run(&["alerts", "--time", &t], &cfg, &db_path);
+        assert!(out.status.success());
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = bin()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--config",
+        ])
+        .arg(&cfg)
+        .arg("--db")
+        .arg(&db_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let get = |path: &str| -> Option<String> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .ok()?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).ok()?;
+        Some(body)
+    };
+    let end = Instant::now() + Duration::from_secs(20);
+    let mut alerts = None;
+    while alerts.is_none() && Instant::now() < end {
+        alerts = get("/api/v1/alerts");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rules = get("/api/v1/rules");
+    let _ = child.kill();
+    let _ = child.wait();
+    let alerts = alerts.expect("serve did not answer");
+    let body = alerts.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let a = &v["data"]["alerts"];
+    assert_eq!(a.as_array().map(Vec::len), Some(1), "{body}");
+    assert_eq!(a[0]["state"], "firing", "{body}");
+    assert_eq!(a[0]["labels"]["alertname"], "GpuHot", "{body}");
+    assert!(
+        a[0]["annotations"]["summary"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("GPU-7"),
+        "{body}"
+    );
+    let rules = rules.unwrap_or_default();
+    let body = rules.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    let r = &v["data"]["groups"][0]["rules"][0];
+    assert_eq!(r["name"], "GpuHot", "{body}");
+    assert_eq!(r["state"], "firing", "{body}");
+    assert_eq!(r["duration"], 120.0, "{body}");
+    assert_eq!(r["type"], "alerting", "{body}");
+}

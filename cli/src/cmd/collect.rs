@@ -399,6 +399,19 @@ fn run_once(
     })
 }
 
+/// The rules of `config`, or none (reported) when they cannot be loaded.
+pub fn alert_groups(config: &Config) -> Vec<minetsdb_collectors::alerts::Group> {
+    match minetsdb_collectors::alerts::load_rules(config) {
+        Ok(g) => g,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("minetsdb: {e}");
+            }
+            Vec::new()
+        }
+    }
+}
+
 /// `--once`: the alert rules at `now`, after the batch is stored; false
 /// when the rules could not be loaded or one failed (reported here).
 fn alerts_once(db: &Db, config: &Config, now: i64) -> bool {

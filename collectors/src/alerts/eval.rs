@@ -113,6 +113,19 @@ impl Evaluator {
         &self.groups
     }
 
+    /// The alerts (pending, firing, recently resolved) of rule `rule` of
+    /// group `group`, by labels.
+    pub fn alerts_of(&self, group: usize, rule: usize) -> Vec<Alert> {
+        let mut v: Vec<Alert> = self
+            .state
+            .get(group)
+            .and_then(|g| g.get(rule))
+            .map(|r| r.active.values().map(|a| a.alert.clone()).collect())
+            .unwrap_or_default();
+        v.sort_by(|a, b| a.labels.cmp(&b.labels));
+        v
+    }
+
     /// The shortest group interval (how often a loop should call [`Self::eval`]).
     pub fn min_interval_ms(&self) -> Option<i64> {
         self.groups.iter().map(|g| g.interval_ms).min()
