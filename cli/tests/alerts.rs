@@ -257,6 +257,15 @@ fn check_names_file_line_column_and_the_problem() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("gone.yml: reading rule file"), "{err}");
+    // `config check` validates the rules too.
+    let out = bin()
+        .args(["config", "check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("gone.yml: reading rule file"), "{err}");
 }
 
 const WARM: &str = "instance = \"rig1\"\n[nvml]\nfake = 1\ninterval = \"1s\"\n[alerting]\ndefaults = false\ninterval = \"1s\"\n\n[[alert]]\nname = \"Warm\"\nexpr = \"nvidia_smi_temperature_gpu > 50\"\nannotations = { summary = \"{{ $labels.uuid }} at {{ $value }}\" }\n";
