@@ -13,7 +13,7 @@
 //! | `GpuPowerHigh` | draw / enforced limit >= 0.98 / 1.05 | 10m |
 //! | `HashrateLow` | hashrate / its 1 h average <= 0.9 / 0.5 | 5m |
 //! | `NoAcceptedShare` | no accepted share (miner counter, pool last-share time) for 20m / 1h | 0 |
-//! | `BadSharesHigh` | (stale + rejected + invalid) / all shares, last hour >= 2% / 5% | 5m |
+//! | `BadSharesHigh` | (stale + rejected + invalid) / all shares, last hour >= 2% / 5%, of at least 20 shares | 5m |
 //! | `TargetDown` | `up == 0` | 5m / 15m |
 //! | `PowerLimitChanged` | the enforced power limit changed in the last hour | 0 |
 //! | `PoolBalanceFlat` | `pool_unpaid_balance` unchanged for 3h / 12h | 0 |
@@ -83,6 +83,9 @@ fn both(
 fn fmt_num(v: f64) -> String {
     format!("{v}")
 }
+
+/// Shares in the last hour below which `BadSharesHigh` stays quiet.
+const MIN_SHARES: u32 = 20;
 
 const GPU: &str = "{{ $labels.instance }} GPU {{ or $labels.uuid $labels.card $labels.gpu }}";
 
@@ -214,7 +217,9 @@ pub fn rules(t: &Thresholds) -> Vec<AlertRule> {
                 "{GPU}: {{{{ $value | humanizePercentage }}}} of the last hour's shares were stale, rejected or invalid."
             ),
         },
-        |op, b| format!("{bad} / {all} {op} {b}"),
+        // A card finding a dozen shares an hour would be critical for an
+        // hour after one stale share: below 20 shares the ratio says little.
+        |op, b| format!("({bad} / {all} {op} {b}) and ({all} >= {MIN_SHARES})"),
     );
     for sev in [Severity::Warning, Severity::Critical] {
         let Some(ms) = t.target_down.bound(sev) else {
