@@ -88,6 +88,8 @@ enum Command {
     Config(cmd::config::Args),
     /// Each scrape target's health: up or down, last scrape, duration, samples, last error.
     Targets(cmd::targets::Args),
+    /// Evaluate the alert rules now, store their state, print the alerts; --check validates rule files.
+    Alerts(cmd::alerts::Args),
     /// Serve Prometheus' HTTP API (for Grafana) and /metrics; --collect runs the collector too.
     Serve(serve::Args),
     /// Live terminal dashboard: per-GPU gauges and sparklines, pool, targets and alerts, coloured by [thresholds].
@@ -110,6 +112,7 @@ fn main() -> ExitCode {
         Command::Collect(a) => cmd::collect::run(a),
         Command::Config(a) => cmd::config::run(a),
         Command::Targets(a) => cmd::targets::run(a),
+        Command::Alerts(a) => cmd::alerts::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Dash(a) => dash::run(a),
     };

@@ -47,6 +47,9 @@
 //! `[thresholds]` says when a reading is a warning or critical, for both
 //! `dash` and the default alert rules; see [`thresholds`].
 //!
+//! `[alerting]` and `[[alert]]` set the alert rules `collect` and
+//! `minetsdb alerts` evaluate; see [`crate::alerts::rules`].
+//!
 //! The `[tariff]`, `[power]` and `[price]` tables are for `minetsdb report`
 //! (energy cost, wall power, coin price); see [`costs`].
 //!
@@ -107,6 +110,8 @@ pub struct Config {
     pub thresholds: Thresholds,
     /// `[[notify]]`: where alert notifications go, in file order.
     pub notify: Vec<notify::Receiver>,
+    /// `[alerting]` and `[[alert]]`: see [`crate::alerts::rules`].
+    pub alerting: crate::alerts::rules::AlertingConfig,
 }
 
 /// The `[storage]` table.
@@ -335,6 +340,9 @@ struct RawConfig {
     thresholds: Option<thresholds::RawThresholds>,
     #[serde(default)]
     notify: Vec<Spanned<notify::RawReceiver>>,
+    alerting: Option<crate::alerts::rules::RawAlerting>,
+    #[serde(default)]
+    alert: Vec<crate::alerts::rules::RawAlert>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -631,8 +639,16 @@ impl Config {
         };
         let thresholds = thresholds::parse(raw.thresholds, &invalid)?;
         let notify = notify::parse(raw.notify, path, &invalid)?;
+        let alerting = crate::alerts::rules::parse_config(
+            raw.alerting,
+            raw.alert,
+            path,
+            &|offset| line_col(text, offset).0,
+            &invalid,
+        )?;
         Ok(Config {
             notify,
+            alerting,
             thresholds,
             instance,
             nvml,

@@ -46,6 +46,15 @@
 //! samples, last error) is written to `<db>/targets.json`, replaced
 //! atomically, for `minetsdb targets`.
 //!
+//! Alert rules (see `minetsdb alerts`) are evaluated after the
+//! collection: `--once` evaluates them once after storing its batch (state
+//! restored from and stored in the database, so cron runs carry it); the
+//! loop runs one more thread that evaluates them after scrapes are stored,
+//! at most once per `[alerting] interval`, and at least once per interval
+//! when nothing is scraped. Alerts that start firing or resolve are one line
+//! each on stderr. Invalid rule files are reported and alerts skipped;
+//! collecting goes on.
+//!
 //! Output: nothing on stdout (cron mails what it prints); on stderr one
 //! line per failed target naming it and why, per malformed line skipped
 //! (up to 5 per target), and per GPU problem.
@@ -66,6 +75,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use minetsdb::{Compactor, Db};
+use minetsdb_collectors::alerts::Evaluator;
 use minetsdb_collectors::config::Config;
 use minetsdb_collectors::health::HealthFile;
 use minetsdb_collectors::promconfig::{self, PromConfig, ResolvedJob};
@@ -73,6 +83,8 @@ use minetsdb_collectors::push::{PushError, Queue, Sent};
 use minetsdb_collectors::remote_write;
 use minetsdb_collectors::schedule;
 use minetsdb_collectors::source::{sources, Scheduled, Source};
+
+use crate::cmd::alerts;
 
 /// Arguments of `collect`.
 #[derive(Debug, clap::Args)]
@@ -360,6 +372,7 @@ fn run_once(
     batch.samples.extend(records);
     batch.metadata.push(schedule::run_metadata());
     batch.store(db).context("storing the samples of this run")?;
+    failed |= !alerts_once(db, &loaded.config, now);
     if let Some(q) = push {
         queue_push(
             q,
@@ -384,6 +397,99 @@ fn run_once(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The rules of `config`, or none (reported) when they cannot be loaded.
+pub fn alert_groups(config: &Config) -> Vec<minetsdb_collectors::alerts::Group> {
+    match minetsdb_collectors::alerts::load_rules(config) {
+        Ok(g) => g,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("minetsdb: {e}");
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// `--once`: the alert rules at `now`, after the batch is stored; false
+/// when the rules could not be loaded or one failed (reported here).
+fn alerts_once(db: &Db, config: &Config, now: i64) -> bool {
+    let mut ev = match alerts::evaluator(config) {
+        Ok(ev) => ev,
+        Err(e) => {
+            eprintln!("minetsdb: {e:#}");
+            return false;
+        }
+    };
+    if ev.groups().iter().all(|g| g.rules.is_empty()) {
+        return true;
+    }
+    if let Err(e) = ev.restore(db, now) {
+        eprintln!("minetsdb: restoring the alerts' state: {e}");
+        return false;
+    }
+    let round = ev.eval(db, now);
+    if let Err(e) = alerts::store(db, &round) {
+        eprintln!("minetsdb: {e:#}");
+        return false;
+    }
+    match alerts::notifier(config, db.path(), ev.min_interval_ms().unwrap_or(60_000)) {
+        Ok(n) => {
+            alerts::deliver(&round, n.as_ref(), now);
+            if let Some(n) = n {
+                alerts::finish(n);
+            }
+        }
+        Err(e) => {
+            eprintln!("minetsdb: {e:#}");
+            alerts::deliver(&round, None, now);
+        }
+    }
+    round.errors.is_empty()
+}
+
+/// The loop's alert thread: restores the state, then evaluates after
+/// each stored collection (several jobs storing within half a second make
+/// one round) or when an interval passes without one; the evaluator runs
+/// only the groups whose interval has passed. Ends when every sender of
+/// `wake` is gone.
+fn alert_loop(db: &Db, config: &Config, mut ev: Evaluator, wake: &mpsc::Receiver<()>) {
+    let interval = ev.min_interval_ms().unwrap_or(60_000).max(1000) as u64;
+    // Receivers that cannot start (an unwritable state directory) are
+    // reported; the alerts are still evaluated and stored.
+    let notifier = alerts::notifier(config, db.path(), interval as i64).unwrap_or_else(|e| {
+        eprintln!("minetsdb: {e:#}");
+        None
+    });
+    if let Err(e) = ev.restore(db, crate::time::now_ms()) {
+        eprintln!("minetsdb: restoring the alerts' state: {e}");
+    }
+    'rounds: loop {
+        match wake.recv_timeout(Duration::from_millis(interval)) {
+            Ok(()) => loop {
+                match wake.recv_timeout(Duration::from_millis(500)) {
+                    Ok(()) => continue,
+                    Err(mpsc::RecvTimeoutError::Timeout) => break,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break 'rounds,
+                }
+            },
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break 'rounds,
+        }
+        let now = crate::time::now_ms();
+        let round = ev.eval(db, now);
+        if round.groups == 0 {
+            continue;
+        }
+        if let Err(e) = alerts::store(db, &round) {
+            eprintln!("minetsdb: {e:#}");
+        }
+        alerts::deliver(&round, notifier.as_ref(), now);
+    }
+    if let Some(n) = notifier {
+        alerts::finish(n);
+    }
 }
 
 /// The job's phase within its interval: FNV-1a of its name, modulo the
@@ -475,6 +581,19 @@ impl Jobs {
             threads: Vec::new(),
             stop: Vec::new(),
         };
+        // Rule problems are reported and the collection runs without
+        // alerts: a typo in a rule file must not stop the data.
+        let evaluator = match alerts::evaluator(&loaded.config) {
+            Ok(ev) if ev.groups().iter().any(|g| !g.rules.is_empty()) => Some(ev),
+            Ok(_) => None,
+            Err(e) => {
+                eprintln!("minetsdb: {e:#}");
+                None
+            }
+        };
+        // Jobs tell the alert thread they stored a collection; `jobs.stop`
+        // holds one sender too, so the thread outlives a config without jobs.
+        let (wake_tx, wake_rx) = mpsc::channel::<()>();
         for task in loaded.sources() {
             let (tx, rx) = mpsc::channel::<()>();
             jobs.stop.push(tx);
@@ -482,9 +601,10 @@ impl Jobs {
             let health = health.clone();
             let name = task.source.name().to_string();
             let push = push.clone();
+            let wake = evaluator.is_some().then(|| wake_tx.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("job {name}"))
-                .spawn(move || job_loop(&db, &health, task, &rx, push.as_deref()))
+                .spawn(move || job_loop(&db, &health, task, &rx, push.as_deref(), wake))
                 .with_context(|| format!("starting the thread of job {name:?}"))?;
             jobs.threads.push(handle);
         }
@@ -495,6 +615,17 @@ impl Jobs {
                 .name("push".into())
                 .spawn(move || push_loop(&q, &rx))
                 .context("starting the push thread")?;
+            jobs.threads.push(handle);
+        }
+        // Last, so that `stop` joins it after the jobs: it ends once their
+        // senders and the one in `jobs.stop` are gone.
+        if let Some(ev) = evaluator {
+            jobs.stop.push(wake_tx);
+            let config = loaded.config.clone();
+            let handle = std::thread::Builder::new()
+                .name("alerts".into())
+                .spawn(move || alert_loop(&db, &config, ev, &wake_rx))
+                .context("starting the alert thread")?;
             jobs.threads.push(handle);
         }
         Ok(jobs)
@@ -518,6 +649,7 @@ fn job_loop(
     mut s: Scheduled,
     stop: &mpsc::Receiver<()>,
     push: Option<&Queue>,
+    alerts: Option<mpsc::Sender<()>>,
 ) {
     let interval = s.interval_ms;
     let name = s.source.name().to_string();
@@ -552,7 +684,12 @@ fn job_loop(
         }
         match run_source(db, health, s.source.as_mut(), now, push) {
             Ok(None) => return,
-            Ok(Some(_)) => {}
+            Ok(Some(_)) => {
+                if let Some(a) = &alerts {
+                    // The alert thread gone (it failed) is no job's concern.
+                    let _ = a.send(());
+                }
+            }
             Err(e) => eprintln!("minetsdb: job {name:?}: {e:#}"),
         }
         last = Some(now);

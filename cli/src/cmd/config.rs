@@ -165,5 +165,18 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         ),
     }
     outln!("{targets} targets in {jobs} jobs, {dropped} dropped");
+    // The alert rules (defaults, [[alert]], rule files), as `alerts --check`.
+    match minetsdb_collectors::alerts::load_rules(&loaded.config) {
+        Ok(groups) => {
+            let n: usize = groups.iter().map(|g| g.rules.len()).sum();
+            outln!("{n} alert and recording rules in {} groups", groups.len());
+        }
+        Err(errors) => {
+            for e in errors {
+                eprintln!("minetsdb: {e}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,5 @@
 //! One module per subcommand: its arguments and its `run`.
+pub mod alerts;
 pub mod check;
 pub mod collect;
 pub mod compact;

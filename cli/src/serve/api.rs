@@ -146,7 +146,7 @@ fn success_raw(data: &str) -> Response {
     Response::new(200, JSON, body)
 }
 
-fn success(data: Json) -> Response {
+pub(super) fn success(data: Json) -> Response {
     success_raw(&data.to_string())
 }
 

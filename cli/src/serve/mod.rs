@@ -18,6 +18,7 @@ mod api;
 mod exporter;
 mod http;
 mod params;
+mod rules;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -87,6 +88,8 @@ struct App {
     receiver: Option<Arc<Db>>,
     /// `Bearer <token>` every request must carry, when set.
     auth: Option<String>,
+    /// The alert and recording rules, for `/api/v1/rules` and `/alerts`.
+    rules: Vec<minetsdb_collectors::alerts::Group>,
 }
 
 /// Equal without an early exit, so response time does not tell how much of
@@ -114,6 +117,11 @@ impl App {
             return self.remote_write(req);
         }
         if let Some(rest) = path.strip_prefix("/api/v1/") {
+            match rest {
+                "rules" => return rules::rules(&self.store, &self.rules),
+                "alerts" => return rules::alerts(&self.store, &self.rules),
+                _ => {}
+            }
             if let Some(r) = api::handle(&self.store, &self.limits, req, rest) {
                 return r;
             }
@@ -237,6 +245,16 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         exporter: exporter::Exporter::new(gpus),
         receiver: writer.clone().filter(|_| a.remote_write),
         auth,
+        rules: match &config {
+            // Problems are reported once here; the endpoints then list no rules.
+            Some(c) => collect::alert_groups(c),
+            // No config: the defaults, as `minetsdb alerts` uses them.
+            None => {
+                minetsdb_collectors::config::Config::parse("", std::path::Path::new("config.toml"))
+                    .map(|c| collect::alert_groups(&c))
+                    .unwrap_or_default()
+            }
+        },
     });
     let handler: Arc<Handler> = {
         let app = app.clone();

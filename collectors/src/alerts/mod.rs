@@ -4,10 +4,62 @@
 //! The evaluator produces [`Alert`]s; notifiers (a command, an
 //! Alertmanager-compatible webhook) consume them. This type is the whole
 //! contract between the two, so either side can change without the other.
+//!
+//! - [`rules`]: the rule model, config.toml's `[alerting]` and `[[alert]]`,
+//!   Prometheus rule files;
+//! - [`template`]: Go text/template as Prometheus' annotations use it;
+//! - [`defaults`]: the mining rules built from `[thresholds]`;
+//! - [`eval`]: evaluation, the pending/firing/resolved state machine,
+//!   `ALERTS`/`ALERTS_FOR_STATE` samples;
+//! - [`state`]: restoring that state from the database.
+//!
+//! ```toml
+//! [alerting]
+//! defaults = true                  # the mining rules [default: true]
+//! disable = ["GpuFanHigh"]         # by alert name
+//! rule_files = ["rules.yml"]       # Prometheus rule files, relative to config.toml
+//! interval = "1m"                  # [default: 1m]
+//!
+//! [[alert]]
+//! name = "GpuHot"
+//! expr = "nvidia_smi_temperature_gpu > 85"
+//! for = "5m"
+//! severity = "critical"
+//! annotations = { summary = "{{ $labels.uuid }} at {{ $value }} °C" }
+//! ```
+//!
+//! ```
+//! use minetsdb::{Db, Labels, Options, Sample};
+//! use minetsdb_collectors::alerts::{load_rules, AlertState, Evaluator};
+//! use minetsdb_collectors::config::Config;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let db = Db::open(dir.path(), Options::default()).unwrap();
+//! let t = 1_700_000_000_000;
+//! let hot = Labels::new("nvidia_smi_temperature_gpu", &[("uuid", "GPU-1")]).unwrap();
+//! db.append_labeled(&[(hot, Sample::new(t, 93.0))]).unwrap();
+//!
+//! let config = Config::parse("", std::path::Path::new("config.toml")).unwrap();
+//! let mut ev = Evaluator::new(load_rules(&config).unwrap(), Default::default());
+//! ev.restore(&db, t).unwrap();
+//! let round = ev.eval(&db, t);
+//! db.append_labeled(&round.samples).unwrap(); // ALERTS, ALERTS_FOR_STATE
+//! let hot: Vec<_> = round.alerts.iter().filter(|a| a.name() == "GpuTemperatureHigh").collect();
+//! assert_eq!(hot.len(), 2); // warning (80) and critical (90)
+//! assert!(hot.iter().all(|a| a.state == AlertState::Pending)); // for: 2m
+//! ```
 
 use std::collections::BTreeMap;
 
+pub mod defaults;
+pub mod eval;
 pub mod notify;
+pub mod rules;
+pub mod state;
+pub mod template;
+
+pub use eval::{Evaluator, Round};
+pub use rules::{load_rules, AlertRule, AlertingConfig, Group, RecordRule, Rule, RuleError};
 
 /// Where an alert stands, as Prometheus names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
