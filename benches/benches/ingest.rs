@@ -7,8 +7,9 @@
 //! - `exposition_parse`: the streaming parser over the text in memory, in
 //!   bytes/s, beside the baseline of finding the same lines (a newline
 //!   scan, the least any line parser must do).
-//! - `import`: samples/s of the in-process pipeline `import` runs (parse,
-//!   `append_labeled` in 100 k batches, `flush`) and of the built
+//! - `import`: samples/s of the in-process pipeline `import` runs (parse
+//!   by series key, `append_backfill` by series ref in 100 k batches,
+//!   `flush`; on one thread here) and of the built
 //!   `minetsdb import` binary on the file (process start, file read,
 //!   parser thread, database open and flush included), beside the parse
 //!   alone. The binary is found as `minetsdb` beside the bench's target
@@ -18,8 +19,8 @@
 use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use minetsdb::{Db, Options, Sample};
-use minetsdb_collectors::exposition::{self, Item, Parser};
+use minetsdb::{Db, Options, Sample, SeriesRef};
+use minetsdb_collectors::exposition::{self, Item, Keyed, Parser};
 
 /// `import`'s batch size (cli/src/cmd/import.rs).
 const BATCH: usize = 100_000;
@@ -37,22 +38,33 @@ fn parse_count(text: &[u8]) -> u64 {
 fn import_in_process(text: &[u8], dir: &std::path::Path) -> u64 {
     let db = Db::open(dir, Options::default()).expect("open");
     let mut batch = Vec::with_capacity(BATCH);
+    let mut refs: Vec<Option<SeriesRef>> = Vec::new();
     let mut n = 0;
-    for item in Parser::new(text, exposition::Options::default()) {
-        if let Item::Sample {
-            labels,
+    let mut p = Parser::new(text, exposition::Options::default());
+    while let Some(item) = p.next_keyed() {
+        if let Keyed::Sample {
+            key,
+            new,
             t: Some(t),
             v,
         } = item.expect("parse")
         {
-            batch.push((labels, Sample::new(t, v)));
+            let k = key.index();
+            if new {
+                if refs.len() <= k {
+                    refs.resize(k + 1, None);
+                }
+                let labels = p.key_labels(key).expect("labels of a new key");
+                refs[k] = Some(db.series_ref(labels).expect("register"));
+            }
+            batch.push((refs[k].expect("announced key"), Sample::new(t, v)));
             if batch.len() == BATCH {
-                n += db.append_labeled(&batch).expect("append").appended as u64;
+                n += db.append_backfill(&batch).expect("append").appended as u64;
                 batch.clear();
             }
         }
     }
-    n += db.append_labeled(&batch).expect("append").appended as u64;
+    n += db.append_backfill(&batch).expect("append").appended as u64;
     db.flush().expect("flush");
     n
 }

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
-use minetsdb::{Db, Labels, Options, Sample};
-use minetsdb_collectors::exposition::{self, Error as ExpoError, Format, Item, Parser};
+use minetsdb::{Db, Labels, Options, Sample, SeriesRef};
+use minetsdb_collectors::exposition::{self, Error as ExpoError, Format, Item, Keyed, Parser};
 
 /// Arguments of `import`.
 #[derive(Debug, clap::Args)]
@@ -59,9 +59,18 @@ enum InFormat {
 
 const BATCH: usize = 100_000;
 
+/// Samples by parser key ([`exposition::SeriesKey`] index), with the
+/// labels of keys first seen (or reused for another series) in this batch:
+/// labels cross the thread once per series, not once per sample.
+#[derive(Default)]
+struct Batch {
+    new_series: Vec<(usize, Labels)>,
+    samples: Vec<(u32, Sample)>,
+}
+
 /// What the parser thread hands to the appending one, in input order.
 enum Parsed {
-    Batch(Vec<(Labels, Sample)>),
+    Batch(Batch),
     Metadata(String, minetsdb::Metadata),
     Skipped(String),
     /// Parsing stopped here; batches before it were sent.
@@ -74,38 +83,68 @@ fn parse_batches(
     skip_bad_lines: bool,
     tx: &std::sync::mpsc::SyncSender<Parsed>,
 ) {
-    let mut batch = Vec::with_capacity(BATCH);
+    let fresh = || Batch {
+        new_series: Vec::new(),
+        samples: Vec::with_capacity(BATCH),
+    };
+    let mut batch = fresh();
+    // Per key, the batch number that announced it: a key reused for
+    // another series within one batch starts a new batch, so that the
+    // appender can map all of a batch's keys before its samples.
+    let mut announced: Vec<u64> = Vec::new();
+    let mut batch_no = 1u64;
     let send = |m: Parsed| tx.send(m).is_ok();
-    for item in Parser::new(input, opts) {
+    let mut parser = Parser::new(input, opts);
+    while let Some(item) = parser.next_keyed() {
         let msg = match item {
-            Ok(Item::Sample {
-                labels,
+            Ok(Keyed::Sample {
+                key,
+                new,
                 t: Some(t),
                 v,
             }) => {
-                batch.push((labels, Sample::new(t, v)));
-                if batch.len() < BATCH {
+                let k = key.index();
+                if new {
+                    if announced.len() <= k {
+                        announced.resize(k + 1, 0);
+                    }
+                    if announced[k] == batch_no {
+                        if !send(Parsed::Batch(std::mem::replace(&mut batch, fresh()))) {
+                            return;
+                        }
+                        batch_no += 1;
+                    }
+                    announced[k] = batch_no;
+                    if let Some(l) = parser.key_labels(key) {
+                        batch.new_series.push((k, l.clone()));
+                    }
+                }
+                batch.samples.push((k as u32, Sample::new(t, v)));
+                if batch.samples.len() < BATCH {
                     continue;
                 }
-                Parsed::Batch(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)))
+                batch_no += 1;
+                Parsed::Batch(std::mem::replace(&mut batch, fresh()))
             }
-            Ok(Item::Sample {
-                labels, t: None, ..
-            }) => {
+            Ok(Keyed::Sample { key, t: None, .. }) => {
                 let _ = send(Parsed::Batch(std::mem::take(&mut batch)));
+                let labels = parser.key_labels(key).cloned().unwrap_or_default();
                 let _ = send(Parsed::Failed(format!(
                     "sample of {labels} has no timestamp; pass --default-time to import it"
                 )));
                 return;
             }
-            Ok(Item::Metadata { name, md }) => {
+            Ok(Keyed::Other(Item::Metadata { name, md })) => {
                 // Keep order: samples before the metadata go first.
-                if !batch.is_empty() && !send(Parsed::Batch(std::mem::take(&mut batch))) {
-                    return;
+                if !batch.samples.is_empty() {
+                    if !send(Parsed::Batch(std::mem::replace(&mut batch, fresh()))) {
+                        return;
+                    }
+                    batch_no += 1;
                 }
                 Parsed::Metadata(name, md)
             }
-            Ok(Item::Eof) => continue,
+            Ok(Keyed::Other(_)) => continue,
             Err(ExpoError::Parse(e)) if skip_bad_lines => Parsed::Skipped(e.to_string()),
             Err(e) => {
                 let _ = send(Parsed::Batch(std::mem::take(&mut batch)));
@@ -156,9 +195,30 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Parsed>(2);
         let skip = a.skip_bad_lines;
         let parser = std::thread::spawn(move || parse_batches(input, opts, skip, &tx));
-        let mut store = |batch: &[(Labels, Sample)]| -> anyhow::Result<()> {
+        // Parser key -> database handle, set as keys are announced.
+        let mut refs: Vec<Option<SeriesRef>> = Vec::new();
+        let mut by_ref: Vec<(SeriesRef, Sample)> = Vec::with_capacity(BATCH);
+        let mut store = |batch: Batch| -> anyhow::Result<()> {
+            for (k, labels) in &batch.new_series {
+                if refs.len() <= *k {
+                    refs.resize(k + 1, None);
+                }
+                refs[*k] = Some(
+                    db.series_ref(labels)
+                        .with_context(|| format!("storing series from {name}"))?,
+                );
+            }
+            by_ref.clear();
+            for &(k, s) in &batch.samples {
+                match refs.get(k as usize).copied().flatten() {
+                    Some(r) => by_ref.push((r, s)),
+                    None => {
+                        anyhow::bail!("internal error: series key {k} used before it was announced")
+                    }
+                }
+            }
             let rep = db
-                .append_labeled(batch)
+                .append_backfill(&by_ref)
                 .with_context(|| format!("storing samples from {name}"))?;
             appended += rep.appended as u64;
             duplicates += rep.duplicates as u64;
@@ -174,7 +234,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let mut failure = None;
         for msg in &rx {
             match msg {
-                Parsed::Batch(b) => store(&b)?,
+                Parsed::Batch(b) => store(b)?,
                 Parsed::Metadata(metric, md) => {
                     // Metadata names the family; counters' samples carry _total.
                     if minetsdb::check_metric_name(&metric).is_ok() {

@@ -19,19 +19,14 @@ pub(crate) struct LabelSpan {
     pub value: ValueSpan,
 }
 
-/// A lexed sample line; positions are byte offsets into the line.
+/// A whole sample line lexed: the lexer tests' view (the parser lexes
+/// the series and what follows it separately, see `Parser`).
+#[cfg(test)]
 #[derive(Debug)]
 pub(crate) struct SampleLine<'a> {
     pub name: &'a str,
-    /// Metric name and label set exactly as written: the series cache key.
-    pub series: &'a str,
-    /// Offset of the series text (for errors about the label set).
-    pub series_at: usize,
     pub value: &'a str,
-    pub value_at: usize,
     pub ts: Option<(&'a str, usize)>,
-    /// Offset of a trailing ` # ...` (an OpenMetrics exemplar), if any.
-    pub exemplar_at: Option<usize>,
 }
 
 /// A lexing failure at a byte offset.
@@ -100,11 +95,65 @@ fn label_name_end(b: &[u8], mut i: usize) -> usize {
 }
 
 /// Lexes one sample line. `labels` and `scratch` are cleared and refilled.
+#[cfg(test)]
 pub(crate) fn sample_line<'a>(
     line: &'a str,
     labels: &mut Vec<LabelSpan>,
     scratch: &mut String,
 ) -> Result<SampleLine<'a>, Fail> {
+    let (ns, end) = series(line, labels, scratch)?;
+    let name_end = metric_name_end(line.as_bytes(), ns);
+    let t = tail(line, end)?;
+    Ok(SampleLine {
+        name: &line[ns..name_end],
+        value: t.value,
+        ts: t.ts,
+    })
+}
+
+/// What follows the series on a sample line; offsets into the text lexed.
+#[derive(Debug)]
+pub(crate) struct Tail<'a> {
+    pub value: &'a str,
+    pub value_at: usize,
+    pub ts: Option<(&'a str, usize)>,
+    pub exemplar_at: Option<usize>,
+}
+
+/// A guess at where the series text of a sample line starting at `i` ends:
+/// after the first `}` outside quotes, or at the end of the metric name.
+/// It does no validation: callers only use it to look up series text the
+/// full lexer accepted before (see `Parser`), never to accept new text.
+pub(crate) fn series_end_guess(b: &[u8], i: usize) -> Option<usize> {
+    let e = metric_name_end(b, i);
+    if e == i {
+        return None;
+    }
+    if b.get(e) != Some(&b'{') {
+        return Some(e);
+    }
+    let mut j = e + 1;
+    let mut quoted = false;
+    while let Some(&c) = b.get(j) {
+        match c {
+            b'"' => quoted = !quoted,
+            b'\\' if quoted => j += 1,
+            b'}' if !quoted => return Some(j + 1),
+            _ => {}
+        }
+        j += 1;
+    }
+    None
+}
+
+/// Lexes the metric name and label set of a sample line: returns where the
+/// series text starts and ends. `labels` and `scratch` are cleared and
+/// refilled.
+pub(crate) fn series(
+    line: &str,
+    labels: &mut Vec<LabelSpan>,
+    scratch: &mut String,
+) -> Result<(usize, usize), Fail> {
     labels.clear();
     scratch.clear();
     let b = line.as_bytes();
@@ -116,7 +165,6 @@ pub(crate) fn sample_line<'a>(
             format!("expected a metric name, found {}", describe(line, i)),
         );
     }
-    let name = &line[ns..i];
     if b.get(i) == Some(&b'{') {
         i += 1;
         loop {
@@ -231,7 +279,13 @@ pub(crate) fn sample_line<'a>(
             }
         }
     }
-    let series = &line[ns..i];
+    Ok((ns, i))
+}
+
+/// Lexes what follows the series text, which ends at `i`: the value, an
+/// optional timestamp and an optional exemplar.
+pub(crate) fn tail(line: &str, mut i: usize) -> Result<Tail<'_>, Fail> {
+    let b = line.as_bytes();
     let before = i;
     i = skip_ws(b, i);
     if i >= b.len() {
@@ -268,10 +322,7 @@ pub(crate) fn sample_line<'a>(
             );
         }
     }
-    Ok(SampleLine {
-        name,
-        series,
-        series_at: ns,
+    Ok(Tail {
         value,
         value_at,
         ts,

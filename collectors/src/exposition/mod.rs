@@ -141,6 +141,40 @@ pub enum Item {
     Eof,
 }
 
+/// A series as [`Parser::next_keyed`] names it: a small number per
+/// distinct series text, below 16 384, so a consumer can map keys to its
+/// own handles with a table. A key is reused for another series only after
+/// a sample that announces it with `new` set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SeriesKey(u32);
+
+impl SeriesKey {
+    /// The key as an index (below 16 384).
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// What [`Parser::next_keyed`] yields: samples by key, anything else as
+/// the [`Item`] the iterator yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Keyed {
+    /// A sample; its labels are [`Parser::key_labels`]`(key)`.
+    Sample {
+        /// The series.
+        key: SeriesKey,
+        /// First sample under this key (since it was last reused): look
+        /// its labels up now.
+        new: bool,
+        /// As in [`Item::Sample`].
+        t: Option<i64>,
+        /// As in [`Item::Sample`].
+        v: f64,
+    },
+    /// Metadata or `# EOF`, never [`Item::Sample`].
+    Other(Item),
+}
+
 /// A malformed line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}, column {col}: {what}")]

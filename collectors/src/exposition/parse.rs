@@ -7,11 +7,12 @@ use minetsdb::{Labels, Metadata, MetricType, METRIC_NAME_LABEL};
 
 use super::lex::{self, LabelSpan, ValueSpan};
 use super::value;
-use super::{Error, Format, Item, Options, ParseError};
+use super::{Error, Format, Item, Keyed, Options, ParseError, SeriesKey};
 
 /// Series label sets kept for reuse, keyed by their exact text; cleared
 /// when full. A scrape page repeats every series each scrape and an export
-/// writes a series' samples together, so most lines hit.
+/// writes a series' samples together, so most lines hit. Keys are indexes
+/// below this, so a consumer can map them with a small table.
 const CACHE_MAX: usize = 16_384;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,13 +60,18 @@ pub struct Parser<R> {
     buf: Vec<u8>,
     spans: Vec<LabelSpan>,
     scratch: String,
-    queued: Option<Result<Item, Error>>,
+    queued: Option<Result<Keyed, Error>>,
     pending_md: Option<(String, Metadata)>,
     family: String,
     family_type: MetricType,
-    last_key: String,
-    last_labels: Option<Labels>,
-    cache: HashMap<Box<str>, Labels>,
+    /// Series text of the last sample line and its key: an export writes
+    /// a series' samples together, so most lines repeat it.
+    last_key: Vec<u8>,
+    last: Option<SeriesKey>,
+    /// Series text (exactly as the full lexer delimited it on a line that
+    /// parsed) -> key; `keyed[key]` holds its labels.
+    cache: HashMap<Box<[u8]>, u32>,
+    keyed: Vec<Labels>,
 }
 
 impl<R: BufRead> Parser<R> {
@@ -89,9 +95,10 @@ impl<R: BufRead> Parser<R> {
             pending_md: None,
             family: String::new(),
             family_type: MetricType::Unknown,
-            last_key: String::new(),
-            last_labels: None,
+            last_key: Vec::new(),
+            last: None,
             cache: HashMap::new(),
+            keyed: Vec::new(),
         }
     }
 
@@ -118,7 +125,7 @@ impl<R: BufRead> Parser<R> {
         })
     }
 
-    fn end_of_input(&mut self) -> Option<Result<Item, Error>> {
+    fn end_of_input(&mut self) -> Option<Result<Keyed, Error>> {
         let was = self.state;
         self.state = State::Done;
         if was == State::Reading && self.opts.format == Format::OpenMetrics {
@@ -130,30 +137,35 @@ impl<R: BufRead> Parser<R> {
             self.queued = Some(Err(e));
         }
         if let Some((name, md)) = self.pending_md.take() {
-            return Some(Ok(Item::Metadata { name, md }));
+            return Some(Ok(Keyed::Other(Item::Metadata { name, md })));
         }
         self.queued.take()
     }
 
     /// Parses the line in `self.buf` (newline stripped).
-    fn parse_line(&mut self, line: &str) -> Result<Option<Item>, Error> {
+    fn parse_line(&mut self, line: &str) -> Result<Option<Keyed>, Error> {
         let b = line.as_bytes();
         let i = lex::skip_ws(b, 0);
         match b.get(i) {
             None => Ok(None),
-            Some(b'#') => self.comment(line, i),
+            Some(b'#') => Ok(self.comment(line, i)?.map(Keyed::Other)),
             Some(_) => {
                 let sample = self.sample(line)?;
-                match (sample, self.pending_md.take()) {
-                    (Some(s), Some((name, md))) => {
-                        self.queued = Some(Ok(s));
-                        Ok(Some(Item::Metadata { name, md }))
-                    }
-                    (s, pending) => {
-                        self.pending_md = pending;
-                        Ok(s)
-                    }
-                }
+                Ok(self.after_metadata(sample))
+            }
+        }
+    }
+
+    /// Metadata waiting for its family's first sample goes out before it.
+    fn after_metadata(&mut self, sample: Option<Keyed>) -> Option<Keyed> {
+        match (sample, self.pending_md.take()) {
+            (Some(s), Some((name, md))) => {
+                self.queued = Some(Ok(s));
+                Some(Keyed::Other(Item::Metadata { name, md }))
+            }
+            (s, pending) => {
+                self.pending_md = pending;
+                s
             }
         }
     }
@@ -172,7 +184,7 @@ impl<R: BufRead> Parser<R> {
             self.state = State::AfterEof;
             return Ok(match self.pending_md.take() {
                 Some((name, md)) => {
-                    self.queued = Some(Ok(Item::Eof));
+                    self.queued = Some(Ok(Keyed::Other(Item::Eof)));
                     Some(Item::Metadata { name, md })
                 }
                 None => Some(Item::Eof),
@@ -283,16 +295,101 @@ impl<R: BufRead> Parser<R> {
         self.err(col, what)
     }
 
-    fn sample(&mut self, line: &str) -> Result<Option<Item>, Error> {
-        let s = match lex::sample_line(line, &mut self.spans, &mut self.scratch) {
+    /// A sample line through the full lexer: a series text seen before
+    /// takes its cached key, a new one is validated and cached.
+    fn sample(&mut self, line: &str) -> Result<Option<Keyed>, Error> {
+        let (ns, end) = match lex::series(line, &mut self.spans, &mut self.scratch) {
             Ok(s) => s,
             Err(f) => return Err(self.err(f.at + 1, f.what)),
         };
+        let tail = match lex::tail(line, end) {
+            Ok(t) => t,
+            Err(f) => return Err(self.err(f.at + 1, f.what)),
+        };
+        let (t, v) = self.time_value(&tail, 0)?;
+        let name = &line[ns..lex::metric_name_end(line.as_bytes(), ns)];
+        if self.skip_created(name) {
+            return Ok(None);
+        }
+        let (key, new) = self.key(line, name, ns, end)?;
+        Ok(Some(Keyed::Sample { key, new, t, v }))
+    }
+
+    /// The fast path for a sample line whose series text (from `ns` to
+    /// `end`) is byte for byte one the full lexer delimited and accepted
+    /// before, followed by a space or tab. The full lexer would delimit
+    /// the same text here (it decides where a series ends from the
+    /// series' own bytes: the closing `}`, or the first byte after the
+    /// name, which is the blank), so this line is exactly as valid as
+    /// the full path would find it: only what follows the series is left
+    /// to lex and check, by the same code.
+    fn sample_cached(
+        &mut self,
+        raw: &[u8],
+        key: SeriesKey,
+        ns: usize,
+        end: usize,
+    ) -> Result<Option<Keyed>, Error> {
+        let rest = raw.get(end..).unwrap_or_default();
+        let rest = match std::str::from_utf8(rest) {
+            Ok(r) => r,
+            Err(e) => return Err(self.err(end + e.valid_up_to() + 1, "line is not valid UTF-8")),
+        };
+        let tail = match lex::tail(rest, 0) {
+            Ok(t) => t,
+            Err(f) => return Err(self.err(end + f.at + 1, f.what)),
+        };
+        let (t, v) = self.time_value(&tail, end)?;
+        if self.mode == Mode::OpenMetrics && !self.opts.keep_created {
+            let series = raw.get(ns..end).unwrap_or_default();
+            let name = series
+                .get(..lex::metric_name_end(series, 0))
+                .unwrap_or_default();
+            // The cached text was valid UTF-8, and a name is ASCII.
+            if self.skip_created(std::str::from_utf8(name).unwrap_or_default()) {
+                return Ok(None);
+            }
+        }
+        if self.last != Some(key) {
+            self.last_key.clear();
+            self.last_key
+                .extend_from_slice(raw.get(ns..end).unwrap_or_default());
+            self.last = Some(key);
+        }
+        Ok(Some(Keyed::Sample {
+            key,
+            new: false,
+            t,
+            v,
+        }))
+    }
+
+    /// The key of the series text at `raw[ns..]`, if it is cached and a
+    /// blank follows it.
+    fn cached_key(&self, raw: &[u8], ns: usize) -> Option<(SeriesKey, usize)> {
+        let line = raw.get(ns..)?;
+        let blank_at = |n: usize| matches!(line.get(n), Some(b' ' | b'\t'));
+        if let Some(k) = self.last {
+            if line.starts_with(&self.last_key) && blank_at(self.last_key.len()) {
+                return Some((k, ns + self.last_key.len()));
+            }
+        }
+        let e = lex::series_end_guess(line, 0)?;
+        if !blank_at(e) {
+            return None;
+        }
+        let k = *self.cache.get(line.get(..e)?)?;
+        Some((SeriesKey(k), ns + e))
+    }
+
+    /// Timestamp and value of a lexed tail whose offsets are `off` bytes
+    /// into the line; notes OpenMetrics evidence.
+    fn time_value(&mut self, s: &lex::Tail<'_>, off: usize) -> Result<(Option<i64>, f64), Error> {
         if let Some(at) = s.exemplar_at {
             match self.mode {
                 Mode::Text => {
                     return Err(self.err(
-                        at + 1,
+                        off + at + 1,
                         "exemplars (` # ...` after the value) are OpenMetrics only",
                     ))
                 }
@@ -310,15 +407,17 @@ impl<R: BufRead> Parser<R> {
                     Mode::OpenMetrics => value::parse_seconds(ts),
                     _ => value::parse_ms(ts),
                 };
-                Some(r.map_err(|w| self.err(at + 1, w))?)
+                Some(r.map_err(|w| self.err(off + at + 1, w))?)
             }
         };
-        let v = value::parse_value(s.value).map_err(|w| self.err(s.value_at + 1, w))?;
-        if self.mode == Mode::OpenMetrics && !self.opts.keep_created && self.is_created(s.name) {
-            return Ok(None);
-        }
-        let labels = self.labels(line, s.name, s.series, s.series_at)?;
-        Ok(Some(Item::Sample { labels, t, v }))
+        let v = value::parse_value(s.value).map_err(|w| self.err(off + s.value_at + 1, w))?;
+        Ok((t, v))
+    }
+
+    /// OpenMetrics `_created` samples of counters, histograms and
+    /// summaries are skipped unless asked for.
+    fn skip_created(&self, name: &str) -> bool {
+        self.mode == Mode::OpenMetrics && !self.opts.keep_created && self.is_created(name)
     }
 
     fn is_created(&self, name: &str) -> bool {
@@ -328,27 +427,42 @@ impl<R: BufRead> Parser<R> {
         ) && name.strip_suffix("_created") == Some(self.family.as_str())
     }
 
-    fn labels(&mut self, line: &str, name: &str, key: &str, at: usize) -> Result<Labels, Error> {
-        if let Some(l) = &self.last_labels {
-            if self.last_key == key {
-                return Ok(l.clone());
-            }
-        }
-        let labels = match self.cache.get(key) {
-            Some(l) => l.clone(),
+    /// The key of the series text `line[ns..end]` (metric `name`),
+    /// building and caching its labels when new.
+    fn key(
+        &mut self,
+        line: &str,
+        name: &str,
+        ns: usize,
+        end: usize,
+    ) -> Result<(SeriesKey, bool), Error> {
+        let text = &line.as_bytes()[ns..end];
+        let (key, new) = match self.cache.get(text) {
+            Some(&k) => (SeriesKey(k), false),
             None => {
-                let l = self.build_labels(line, name, at)?;
-                if self.cache.len() >= CACHE_MAX {
+                let l = self.build_labels(line, name, ns)?;
+                if self.keyed.len() >= CACHE_MAX {
+                    // Keys restart; a consumer learns of each reuse
+                    // through `new`.
                     self.cache.clear();
+                    self.keyed.clear();
                 }
-                self.cache.insert(key.into(), l.clone());
-                l
+                let k = self.keyed.len() as u32;
+                self.keyed.push(l);
+                self.cache.insert(text.into(), k);
+                (SeriesKey(k), true)
             }
         };
         self.last_key.clear();
-        self.last_key.push_str(key);
-        self.last_labels = Some(labels.clone());
-        Ok(labels)
+        self.last_key.extend_from_slice(text);
+        self.last = Some(key);
+        Ok((key, new))
+    }
+
+    /// The labels of a key the parser yielded: valid until the parser
+    /// yields a sample with `new` set for another series under this key.
+    pub fn key_labels(&self, key: SeriesKey) -> Option<&Labels> {
+        self.keyed.get(key.0 as usize)
     }
 
     fn build_labels(&self, line: &str, name: &str, at: usize) -> Result<Labels, Error> {
@@ -373,6 +487,25 @@ impl<R: BufRead> Iterator for Parser<R> {
     type Item = Result<Item, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        Some(match self.next_keyed()? {
+            Ok(Keyed::Sample { key, t, v, .. }) => {
+                // Every key yielded has its labels until the next new one.
+                let labels = self.key_labels(key).cloned().unwrap_or_default();
+                Ok(Item::Sample { labels, t, v })
+            }
+            Ok(Keyed::Other(item)) => Ok(item),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+impl<R: BufRead> Parser<R> {
+    /// Like the iterator, but a sample names its series by a [`SeriesKey`]
+    /// instead of a clone of its labels: what a bulk consumer wants, who
+    /// maps each key once (when `new` is set, from
+    /// [`Parser::key_labels`]) and then never hashes labels again. A
+    /// [`Keyed::Other`] is never a sample.
+    pub fn next_keyed(&mut self) -> Option<Result<Keyed, Error>> {
         if let Some(q) = self.queued.take() {
             return Some(q);
         }
@@ -407,10 +540,8 @@ impl<R: BufRead> Iterator for Parser<R> {
             }
         }
     }
-}
 
-impl<R: BufRead> Parser<R> {
-    fn line_of(&mut self, raw: &[u8]) -> Result<Option<Item>, Error> {
+    fn line_of(&mut self, raw: &[u8]) -> Result<Option<Keyed>, Error> {
         let mut raw = raw.strip_suffix(b"\n").unwrap_or(raw);
         raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if self.state == State::AfterEof {
@@ -419,6 +550,11 @@ impl<R: BufRead> Parser<R> {
                 return Ok(None);
             }
             return Err(self.err(1, "text after # EOF"));
+        }
+        let ns = lex::skip_ws(raw, 0);
+        if let Some((key, end)) = self.cached_key(raw, ns) {
+            let sample = self.sample_cached(raw, key, ns, end)?;
+            return Ok(self.after_metadata(sample));
         }
         match std::str::from_utf8(raw) {
             Ok(line) => self.parse_line(line),

@@ -102,8 +102,12 @@ pub(crate) fn plan(vals: &[i64]) -> IntPlan {
     }
     let (ws, cs): (Vec<u32>, Vec<u64>) = (0u32..=64).zip(hist).filter(|&(_, c)| c > 0).unzip();
     best.bits = u64::MAX;
+    // One DP table for every `assign` below: plan runs for each chunk the
+    // head seals and each block chunk, and clearing a fresh table per call
+    // cost more than the DP.
+    let mut dp = Dp::new();
     for k in 1..=MAX_BUCKETS.min(ws.len()) {
-        let (cost, widths) = assign(&ws, &cs, k, 0);
+        let (cost, widths) = assign(&ws, &cs, k, 0, &mut dp);
         let bits = HEADER_BITS + u64::from(WIDTH_BITS) * k as u64 + cost;
         if bits < best.bits {
             best = IntPlan {
@@ -117,7 +121,7 @@ pub(crate) fn plan(vals: &[i64]) -> IntPlan {
     let zeros = cs.first().copied().filter(|_| ws.first() == Some(&0));
     if let (Some(_), Some(nz_ws), Some(nz_cs)) = (zeros, ws.get(1..), cs.get(1..)) {
         for k in 2..=MAX_BUCKETS.min(ws.len()) {
-            let (cost, widths) = assign(nz_ws, nz_cs, k, 1);
+            let (cost, widths) = assign(nz_ws, nz_cs, k, 1, &mut dp);
             let zero_cost = runs * u64::from(prefix_len(0, k)) + gamma_bits;
             let bits = HEADER_BITS + u64::from(WIDTH_BITS) * k as u64 + cost + zero_cost;
             if bits < best.bits {
@@ -146,26 +150,39 @@ pub(crate) fn plan(vals: &[i64]) -> IntPlan {
     clippy::indexing_slicing,
     reason = "encoder-side DP over arrays sized by MAX_BUCKETS and 65 widths"
 )]
-fn assign(ws: &[u32], cs: &[u64], k: usize, first: usize) -> (u64, [u32; MAX_BUCKETS]) {
+fn assign(
+    ws: &[u32],
+    cs: &[u64],
+    k: usize,
+    first: usize,
+    dp: &mut Dp,
+) -> (u64, [u32; MAX_BUCKETS]) {
     let b = k - first;
     let m = ws.len();
     debug_assert!(b >= 1 && b <= m && m <= 65);
-    let codes: Vec<usize> = (first..k).collect();
+    // Bucket position p of the b in play gets prefix code first + rank.
     let mut cum = [0u64; 66];
     for i in 0..m {
         cum[i + 1] = cum[i] + cs[i];
     }
     // Start with prefixes in width order: narrow values are usually common.
-    let mut code_of_pos: Vec<usize> = codes.clone();
+    let mut code_of_pos = [0usize; MAX_BUCKETS];
+    for (p, c) in code_of_pos.iter_mut().enumerate().take(b) {
+        *c = first + p;
+    }
     let mut best_cost = u64::MAX;
     let mut best_widths = [0u32; MAX_BUCKETS];
+    let Dp { f, arg } = dp;
     for _ in 0..4 {
-        let lens: Vec<u64> = code_of_pos
-            .iter()
-            .map(|&c| u64::from(prefix_len(c, k)))
-            .collect();
-        let mut f = [[u64::MAX; 65]; MAX_BUCKETS];
-        let mut arg = [[0usize; 65]; MAX_BUCKETS];
+        let mut lens = [0u64; MAX_BUCKETS];
+        for (l, &c) in lens.iter_mut().zip(&code_of_pos).take(b) {
+            *l = u64::from(prefix_len(c, k));
+        }
+        // Only rows < b and columns < m are read, so only they are reset.
+        for (fr, ar) in f.iter_mut().zip(arg.iter_mut()).take(b) {
+            fr[..m].fill(u64::MAX);
+            ar[..m].fill(0);
+        }
         for i in 0..m {
             f[0][i] = cum[i + 1] * (lens[0] + u64::from(ws[i]));
         }
@@ -198,23 +215,39 @@ fn assign(ws: &[u32], cs: &[u64], k: usize, first: usize) -> (u64, [u32; MAX_BUC
             }
         }
         // Reassign prefixes: fullest bucket gets the shortest code.
-        let mut counts: Vec<(u64, usize)> = (0..b)
-            .map(|p| {
-                let lo = if p == 0 { 0 } else { ends[p - 1] + 1 };
-                (cum[ends[p] + 1] - cum[lo], p)
-            })
-            .collect();
-        counts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut next = vec![0usize; b];
-        for (rank, &(_, p)) in counts.iter().enumerate() {
-            next[p] = codes[rank];
+        let mut counts = [(0u64, 0usize); MAX_BUCKETS];
+        for (p, c) in counts.iter_mut().enumerate().take(b) {
+            let lo = if p == 0 { 0 } else { ends[p - 1] + 1 };
+            *c = (cum[ends[p] + 1] - cum[lo], p);
         }
-        if next == code_of_pos {
+        // Positions are distinct, so this order is total and an unstable
+        // sort gives what a stable one would.
+        counts[..b].sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let mut next = [0usize; MAX_BUCKETS];
+        for (rank, &(_, p)) in counts[..b].iter().enumerate() {
+            next[p] = first + rank;
+        }
+        if next[..b] == code_of_pos[..b] {
             break;
         }
         code_of_pos = next;
     }
     (best_cost, best_widths)
+}
+
+/// The DP tables of [`assign`], kept across its calls within one [`plan`].
+struct Dp {
+    f: [[u64; 65]; MAX_BUCKETS],
+    arg: [[usize; 65]; MAX_BUCKETS],
+}
+
+impl Dp {
+    fn new() -> Dp {
+        Dp {
+            f: [[u64::MAX; 65]; MAX_BUCKETS],
+            arg: [[0; 65]; MAX_BUCKETS],
+        }
+    }
 }
 
 /// Appends `vals` as a stream laid out by `plan` (which must come from

@@ -251,7 +251,7 @@ impl Db {
         };
         {
             let mut inner = db.write()?;
-            db.maybe_cut(&mut inner)?;
+            db.maybe_cut(&mut inner, true)?;
         }
         Ok(db)
     }
@@ -383,8 +383,27 @@ impl Db {
     /// a stored sample but another value is rejected alone, counted in the
     /// report, and the rest of the batch is stored.
     pub fn append(&self, batch: &[(SeriesRef, Sample)]) -> Result<AppendReport> {
+        self.append_with(batch, true)
+    }
+
+    /// [`Db::append`] for a bulk load of history (`import`), followed by a
+    /// [`Db::flush`] when done. Durable on return just the same; the
+    /// difference is when the head is cut to blocks: only when it is full,
+    /// not each time new data closes a window. A backfill written series
+    /// after series closes every window with its first batch, and cutting
+    /// there writes each window's block twice (the first series, then the
+    /// rest at the flush), with a WAL rewrite in between.
+    pub fn append_backfill(&self, batch: &[(SeriesRef, Sample)]) -> Result<AppendReport> {
+        self.append_with(batch, false)
+    }
+
+    fn append_with(
+        &self,
+        batch: &[(SeriesRef, Sample)],
+        cut_closed_windows: bool,
+    ) -> Result<AppendReport> {
         let mut inner = self.write()?;
-        self.maybe_cut(&mut inner)?;
+        self.maybe_cut(&mut inner, cut_closed_windows)?;
         let mut rep = AppendReport::default();
         let mut accepted = Vec::with_capacity(batch.len());
         let n_series = inner.registry.len();
@@ -514,7 +533,9 @@ impl Db {
         Ok(())
     }
 
-    pub(crate) fn maybe_cut(&self, inner: &mut Inner) -> Result<()> {
+    /// `closed_windows: false` cuts only a full head (see
+    /// [`Db::append_backfill`]).
+    pub(crate) fn maybe_cut(&self, inner: &mut Inner, closed_windows: bool) -> Result<()> {
         let (Some(min_t), Some(max_t)) = (inner.head.min_t(), inner.head.max_t()) else {
             return Ok(());
         };
@@ -528,7 +549,7 @@ impl Db {
         // window, not a block per window per batch.
         let before = if full {
             max_t.saturating_add(1)
-        } else if horizon > inner.cut_horizon {
+        } else if closed_windows && horizon > inner.cut_horizon {
             horizon
         } else {
             return Ok(());
