@@ -393,7 +393,7 @@ struct RawJob {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawBasicAuth {
+pub(crate) struct RawBasicAuth {
     username: String,
     password: Option<String>,
     password_file: Option<String>,
@@ -528,64 +528,14 @@ impl Config {
                     invalid(Some(b.span()), format!("{}: {e}", key("body_size_limit")))
                 })?,
             };
-            let base = path.parent().unwrap_or(Path::new("."));
-            let file = |f: &str| Secret::File(base.join(f));
-            let basic = match &j.basic_auth {
-                None => None,
-                Some(b) => {
-                    let span = b.span();
-                    let b = b.get_ref();
-                    let password = match (&b.password, &b.password_file) {
-                        (Some(p), None) => Secret::Inline(p.clone()),
-                        (None, Some(f)) => file(f),
-                        (None, None) => Secret::Inline(String::new()),
-                        (Some(_), Some(_)) => {
-                            return Err(invalid(
-                                Some(span),
-                                format!(
-                                    "{}: password and password_file are mutually exclusive",
-                                    key("basic_auth")
-                                ),
-                            ))
-                        }
-                    };
-                    Some(Auth::Basic {
-                        username: b.username.clone(),
-                        password,
-                    })
-                }
-            };
-            let bearer = match (&j.bearer_token, &j.bearer_token_file) {
-                (None, None) => None,
-                (Some(t), None) => Some((t.span(), Secret::Inline(t.get_ref().clone()))),
-                (None, Some(f)) => Some((f.span(), file(f.get_ref()))),
-                (Some(_), Some(f)) => {
-                    return Err(invalid(
-                        Some(f.span()),
-                        format!(
-                            "{}: bearer_token and bearer_token_file are mutually exclusive",
-                            key("bearer_token_file")
-                        ),
-                    ))
-                }
-            };
-            let auth = match (basic, bearer) {
-                (Some(_), Some((span, _))) => {
-                    return Err(invalid(
-                        Some(span),
-                        format!(
-                            "{}: basic_auth and a bearer token are mutually exclusive",
-                            key("bearer_token")
-                        ),
-                    ))
-                }
-                (Some(b), None) => Some(b),
-                (None, Some((_, credentials))) => Some(Auth::Token {
-                    scheme: "Bearer".into(),
-                    credentials,
-                }),
-                (None, None) => None,
-            };
+            let auth = parse_auth(
+                &j.basic_auth,
+                &j.bearer_token,
+                &j.bearer_token_file,
+                path,
+                &key,
+                &invalid,
+            )?;
             let mut labels = Vec::with_capacity(j.labels.len());
             for (n, v) in j.labels {
                 let bad = if matches!(n.get_ref().as_str(), "job" | "instance") {
@@ -660,6 +610,78 @@ impl Config {
             storage,
         })
     }
+}
+
+/// `basic_auth`, `bearer_token`, `bearer_token_file` of a scrape job or a
+/// webhook: at most one way to authenticate; files relative to the config
+/// file's directory, read at each request.
+pub(crate) fn parse_auth(
+    basic_auth: &Option<Spanned<RawBasicAuth>>,
+    bearer_token: &Option<Spanned<String>>,
+    bearer_token_file: &Option<Spanned<String>>,
+    config_path: &Path,
+    key: &dyn Fn(&str) -> String,
+    invalid: &dyn Fn(Option<Range<usize>>, String) -> ConfigError,
+) -> Result<Option<Auth>, ConfigError> {
+    let base = config_path.parent().unwrap_or(Path::new("."));
+    let file = |f: &str| Secret::File(base.join(f));
+    let basic = match basic_auth {
+        None => None,
+        Some(b) => {
+            let span = b.span();
+            let b = b.get_ref();
+            let password = match (&b.password, &b.password_file) {
+                (Some(p), None) => Secret::Inline(p.clone()),
+                (None, Some(f)) => file(f),
+                (None, None) => Secret::Inline(String::new()),
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        Some(span),
+                        format!(
+                            "{}: password and password_file are mutually exclusive",
+                            key("basic_auth")
+                        ),
+                    ))
+                }
+            };
+            Some(Auth::Basic {
+                username: b.username.clone(),
+                password,
+            })
+        }
+    };
+    let bearer = match (bearer_token, bearer_token_file) {
+        (None, None) => None,
+        (Some(t), None) => Some((t.span(), Secret::Inline(t.get_ref().clone()))),
+        (None, Some(f)) => Some((f.span(), file(f.get_ref()))),
+        (Some(_), Some(f)) => {
+            return Err(invalid(
+                Some(f.span()),
+                format!(
+                    "{}: bearer_token and bearer_token_file are mutually exclusive",
+                    key("bearer_token_file")
+                ),
+            ))
+        }
+    };
+    let auth = match (basic, bearer) {
+        (Some(_), Some((span, _))) => {
+            return Err(invalid(
+                Some(span),
+                format!(
+                    "{}: basic_auth and a bearer token are mutually exclusive",
+                    key("bearer_token")
+                ),
+            ))
+        }
+        (Some(b), None) => Some(b),
+        (None, Some((_, credentials))) => Some(Auth::Token {
+            scheme: "Bearer".into(),
+            credentials,
+        }),
+        (None, None) => None,
+    };
+    Ok(auth)
 }
 
 /// 1-based line and column (in characters) of byte `offset` of `text`.

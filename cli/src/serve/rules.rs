@@ -4,33 +4,12 @@
 //! alerts` restores it, so `serve` answers the same whether the collector
 //! runs inside it (`--collect`) or beside it.
 
+use minetsdb_collectors::alerts::notify::rfc3339_ms;
 use minetsdb_collectors::alerts::{Alert, AlertState, Evaluator, Group, Rule};
 use serde_json::{json, Map, Value as Json};
 
 use super::api::{success, Store};
 use super::http::Response;
-
-fn rfc3339(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let rest = ms.rem_euclid(86_400_000);
-    // Civil date from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3_600_000,
-        (rest / 60_000) % 60,
-        (rest / 1000) % 60,
-        rest % 1000
-    )
-}
 
 fn map(m: &std::collections::BTreeMap<String, String>) -> Json {
     Json::Object(
@@ -45,7 +24,7 @@ fn alert_json(a: &Alert) -> Json {
         "labels": map(&a.labels),
         "annotations": map(&a.annotations),
         "state": a.state.as_str(),
-        "activeAt": rfc3339(a.active_at_ms),
+        "activeAt": rfc3339_ms(a.active_at_ms),
         "value": format!("{:e}", a.value),
     })
 }
@@ -151,10 +130,10 @@ pub fn rules(store: &Store, groups: &[Group]) -> Response {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn rfc3339() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+    fn rfc3339_ms() {
+        assert_eq!(super::rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(
-            super::rfc3339(1_699_992_000_123),
+            super::rfc3339_ms(1_699_992_000_123),
             "2023-11-14T20:00:00.123Z"
         );
     }

@@ -33,9 +33,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::thresholds::Invalid;
-use super::{ConfigError, Severity, DEFAULT_TIMEOUT_MS};
+use super::{parse_auth, ConfigError, RawBasicAuth, Severity, DEFAULT_TIMEOUT_MS};
 use crate::duration::parse_ms;
-use crate::scrape::{Auth, Secret};
+use crate::scrape::Auth;
 
 /// How often a command is run again for an alert still firing: 4 hours, as
 /// Alertmanager's `repeat_interval`.
@@ -144,14 +144,6 @@ pub(super) struct RawReceiver {
     bearer_token_file: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawBasicAuth {
-    username: String,
-    password: Option<String>,
-    password_file: Option<String>,
-}
-
 /// The webhook URL to POST to: `base` unless it already ends with
 /// `/api/v2/alerts`, else `<base>/api/v2/alerts`.
 pub fn alerts_url(base: &str) -> String {
@@ -194,7 +186,14 @@ pub(super) fn parse(
             }
             _ => duration(&r.repeat_interval, "repeat_interval", DEFAULT_REPEAT_INTERVAL_MS)?,
         };
-        let auth = auth(&r, config_path, &key, invalid)?;
+        let auth = parse_auth(
+            &r.basic_auth,
+            &r.bearer_token,
+            &r.bearer_token_file,
+            config_path,
+            &key,
+            invalid,
+        )?;
         let kind = match (r.command, r.webhook) {
             (Some(c), None) => {
                 if let Some((s, k)) = r
@@ -314,76 +313,10 @@ pub(super) fn parse(
     Ok(out)
 }
 
-fn auth(
-    r: &RawReceiver,
-    config_path: &Path,
-    key: &dyn Fn(&str) -> String,
-    invalid: Invalid<'_>,
-) -> Result<Option<Auth>, ConfigError> {
-    let base = config_path.parent().unwrap_or(Path::new("."));
-    let file = |f: &str| Secret::File(base.join(f));
-    let basic = match &r.basic_auth {
-        None => None,
-        Some(b) => {
-            let span = b.span();
-            let b = b.get_ref();
-            let password = match (&b.password, &b.password_file) {
-                (Some(p), None) => Secret::Inline(p.clone()),
-                (None, Some(f)) => file(f),
-                (None, None) => Secret::Inline(String::new()),
-                (Some(_), Some(_)) => {
-                    return Err(invalid(
-                        Some(span),
-                        format!(
-                            "{}: password and password_file are mutually exclusive",
-                            key("basic_auth")
-                        ),
-                    ))
-                }
-            };
-            Some((
-                span,
-                Auth::Basic {
-                    username: b.username.clone(),
-                    password,
-                },
-            ))
-        }
-    };
-    let bearer = match (&r.bearer_token, &r.bearer_token_file) {
-        (None, None) => None,
-        (Some(t), None) => Some(Secret::Inline(t.get_ref().clone())),
-        (None, Some(f)) => Some(file(f.get_ref())),
-        (Some(_), Some(f)) => {
-            return Err(invalid(
-                Some(f.span()),
-                format!(
-                    "{}: bearer_token and bearer_token_file are mutually exclusive",
-                    key("bearer_token_file")
-                ),
-            ))
-        }
-    };
-    match (basic, bearer) {
-        (Some((span, _)), Some(_)) => Err(invalid(
-            Some(span),
-            format!(
-                "{}: basic_auth and a bearer token are mutually exclusive",
-                key("basic_auth")
-            ),
-        )),
-        (Some((_, b)), None) => Ok(Some(b)),
-        (None, Some(credentials)) => Ok(Some(Auth::Token {
-            scheme: "Bearer".into(),
-            credentials,
-        })),
-        (None, None) => Ok(None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scrape::Secret;
     use crate::config::Config;
 
     fn parse(text: &str) -> Result<Vec<Receiver>, String> {

@@ -766,9 +766,10 @@ fn simple(f: fn(f64) -> f64, v: Vec<El>) -> Vec<El> {
         .collect()
 }
 
-/// Days since the epoch to (year, month 1-12, day 1-31), proleptic
-/// Gregorian (Howard Hinnant's `civil_from_days`).
-fn civil(days: i64) -> (i64, i64, i64) {
+/// Days since 1970-01-01 to (year, month 1-12, day 1-31), proleptic
+/// Gregorian (Howard Hinnant's `civil_from_days`): what PromQL's date
+/// functions use, and what the crates above format UTC times with.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -788,7 +789,7 @@ fn is_leap(y: i64) -> bool {
 fn date_part(func: Func, secs: i64) -> f64 {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil(days);
+    let (y, m, d) = civil_from_days(days);
     const CUM: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
     let v = match func {
         Func::DayOfMonth => d,

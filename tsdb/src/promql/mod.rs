@@ -64,6 +64,7 @@ mod selector;
 mod tests;
 
 pub use aggregate::format_float;
+pub use functions::civil_from_days;
 pub use selector::parse_selector;
 
 use std::fmt;

@@ -154,7 +154,7 @@ pub(super) fn humanize_timestamp(v: f64) -> String {
     let nanos = ms.rem_euclid(1000) * 1_000_000;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
-    let (y, mo, d) = civil_from_days(days);
+    let (y, mo, d) = minetsdb::promql::civil_from_days(days);
     let mut frac = String::new();
     if nanos > 0 {
         frac = format!(".{nanos:09}");
@@ -168,19 +168,6 @@ pub(super) fn humanize_timestamp(v: f64) -> String {
         (sod / 60) % 60,
         sod % 60
     )
-}
-
-/// Civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// Go's `fmt.Sprintf` for the verbs rule templates use: `%s %v %d %f %e
