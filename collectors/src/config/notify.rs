@@ -316,8 +316,8 @@ pub(super) fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scrape::Secret;
     use crate::config::Config;
+    use crate::scrape::Secret;
 
     fn parse(text: &str) -> Result<Vec<Receiver>, String> {
         Config::parse(text, Path::new("/etc/minetsdb/c.toml"))
