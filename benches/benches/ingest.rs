@@ -8,8 +8,10 @@
 //!   bytes/s, beside the baseline of finding the same lines (a newline
 //!   scan, the least any line parser must do).
 //! - `import`: samples/s of the in-process pipeline `import` runs (parse
-//!   by series key, `append_backfill` by series ref in 100 k batches,
-//!   `flush`; on one thread here) and of the built
+//!   by series key, a `bulk_load` fed by series ref in 100 k batches,
+//!   `commit`; on one thread here) beside the same through the WAL
+//!   (`append_backfill`, `flush`, `compact`: what import did before the
+//!   bulk load, and the result it gives), and of the built
 //!   `minetsdb import` binary on the file (process start, file read,
 //!   parser thread, database open and flush included), beside the parse
 //!   alone. The binary is found as `minetsdb` beside the bench's target
@@ -35,8 +37,26 @@ fn parse_count(text: &[u8]) -> u64 {
     n
 }
 
-fn import_in_process(text: &[u8], dir: &std::path::Path) -> u64 {
+/// How the in-process import stores what it parses.
+#[derive(Clone, Copy)]
+enum Store {
+    /// `Db::bulk_load`, as `minetsdb import` does.
+    Bulk,
+    /// `Db::append_backfill` through the WAL and head, then flush and
+    /// compact to reach the same blocks.
+    Wal,
+}
+
+fn import_in_process(text: &[u8], dir: &std::path::Path, how: Store) -> u64 {
     let db = Db::open(dir, Options::default()).expect("open");
+    let mut load = match how {
+        Store::Bulk => Some(db.bulk_load().expect("bulk load")),
+        Store::Wal => None,
+    };
+    let mut store = |batch: &[(SeriesRef, Sample)]| match load.as_mut() {
+        Some(l) => l.append(batch).expect("append").appended as u64,
+        None => db.append_backfill(batch).expect("append").appended as u64,
+    };
     let mut batch = Vec::with_capacity(BATCH);
     let mut refs: Vec<Option<SeriesRef>> = Vec::new();
     let mut n = 0;
@@ -59,13 +79,21 @@ fn import_in_process(text: &[u8], dir: &std::path::Path) -> u64 {
             }
             batch.push((refs[k].expect("announced key"), Sample::new(t, v)));
             if batch.len() == BATCH {
-                n += db.append_backfill(&batch).expect("append").appended as u64;
+                n += store(&batch);
                 batch.clear();
             }
         }
     }
-    n += db.append_backfill(&batch).expect("append").appended as u64;
-    db.flush().expect("flush");
+    n += store(&batch);
+    match load {
+        Some(l) => {
+            l.commit().expect("commit");
+        }
+        None => {
+            db.flush().expect("flush");
+            db.compact().expect("compact");
+        }
+    }
     n
 }
 
@@ -93,16 +121,21 @@ fn ingest(c: &mut Criterion) {
     let mut g = c.benchmark_group("import_7d_3gpu");
     g.throughput(Throughput::Elements(n));
     g.sample_size(10);
-    g.bench_function("in_process_parse_append_flush", |b| {
-        b.iter_batched(
-            || tempfile::tempdir().expect("tempdir"),
-            |d| {
-                assert_eq!(import_in_process(&text, d.path()), n);
-                d
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    for (name, how) in [
+        ("in_process_parse_bulk_load", Store::Bulk),
+        ("in_process_parse_append_flush_compact", Store::Wal),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || tempfile::tempdir().expect("tempdir"),
+                |d| {
+                    assert_eq!(import_in_process(&text, d.path(), how), n);
+                    d
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
     match minetsdb_benches::cli_binary() {
         Some(bin) => {
             let files = tempfile::tempdir().expect("tempdir");

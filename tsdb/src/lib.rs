@@ -60,7 +60,7 @@ pub(crate) mod wal;
 pub use chunk::ChunkSummary;
 pub use compact::{CompactReport, Compactor};
 pub use db::{
-    AppendReport, Conflict, Db, OpenReport, Sample, Series, SeriesIter, SeriesRef, Stats,
+    AppendReport, BulkLoad, Conflict, Db, OpenReport, Sample, Series, SeriesIter, SeriesRef, Stats,
 };
 pub use error::{Error, Result};
 pub use labels::{check_label_name, check_metric_name, Label, Labels, METRIC_NAME_LABEL};

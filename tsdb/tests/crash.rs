@@ -56,6 +56,7 @@ fn crash_child() {
     let refs: Vec<_> = (0..SERIES)
         .map(|s| db.series_ref(&labels(s)).unwrap())
         .collect();
+    let mut bulk: Option<(minetsdb::BulkLoad<'_>, u64)> = None;
     for b in start.. {
         let t = b as i64 * 60_000;
         let batch: Vec<_> = refs
@@ -63,12 +64,25 @@ fn crash_child() {
             .enumerate()
             .map(|(s, &r)| (r, Sample::new(t, value(b, s))))
             .collect();
-        // Runs of batches through the backfill path (`import`'s), which
-        // defers cuts: acknowledged there must hold just the same.
-        if (b / 7).is_multiple_of(2) {
-            db.append_backfill(&batch).unwrap();
-        } else {
-            db.append(&batch).unwrap();
+        // Runs of batches through the backfill path, which defers cuts,
+        // and through a bulk load (`import`'s), acknowledged at its commit:
+        // acknowledged there must hold just the same.
+        match (b / 7) % 3 {
+            0 => db.append_backfill(&batch).map(|_| ()).unwrap(),
+            1 => db.append(&batch).map(|_| ()).unwrap(),
+            _ => {
+                let (load, first) = bulk.get_or_insert_with(|| (db.bulk_load().unwrap(), b));
+                load.append(&batch).unwrap();
+                if b % 2 == 1 {
+                    let first = *first;
+                    let (load, _) = bulk.take().unwrap();
+                    load.commit().unwrap();
+                    for a in first..=b {
+                        println!("ack {a}");
+                    }
+                }
+                continue;
+            }
         }
         println!("ack {b}");
     }

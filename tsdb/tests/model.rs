@@ -10,7 +10,10 @@ use proptest::prelude::*;
 #[derive(Debug, Clone)]
 enum Op {
     Append(Vec<(usize, i64, u64)>),
+    /// A bulk load of these batches, then its commit (or its drop).
+    Bulk(Vec<Vec<(usize, i64, u64)>>, bool),
     Flush,
+    Compact,
     Reopen,
     ReopenReadOnly,
 }
@@ -27,11 +30,20 @@ fn value_bits() -> impl Strategy<Value = u64> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => proptest::collection::vec((0usize..5, (0i64..2_000).prop_map(|t| t * 100), value_bits()), 0..40).prop_map(Op::Append),
+        8 => batch().prop_map(Op::Append),
+        3 => (proptest::collection::vec(batch(), 1..5), any::<bool>()).prop_map(|(b, c)| Op::Bulk(b, c)),
         1 => Just(Op::Flush),
+        1 => Just(Op::Compact),
         1 => Just(Op::Reopen),
         1 => Just(Op::ReopenReadOnly),
     ]
+}
+
+fn batch() -> impl Strategy<Value = Vec<(usize, i64, u64)>> {
+    proptest::collection::vec(
+        (0usize..5, (0i64..2_000).prop_map(|t| t * 100), value_bits()),
+        0..40,
+    )
 }
 
 fn opts() -> Options {
@@ -43,6 +55,8 @@ fn opts() -> Options {
     o.max_chunk_samples = 7;
     o.max_head_samples = 150;
     o.wal_segment_bytes = 4096;
+    // Levels of 3 and 6 blocks: bulk loads write merged windows directly.
+    o.compaction_spans_ms = vec![60_000, 120_000];
     o
 }
 
@@ -51,6 +65,22 @@ fn labels(i: usize) -> Labels {
 }
 
 type Model = BTreeMap<(usize, i64), u64>;
+
+/// Applies a batch to the model: (added, duplicates, conflicts).
+fn apply(model: &mut Model, batch: &[(usize, i64, u64)]) -> (usize, usize, usize) {
+    let (mut added, mut dups, mut conflicts) = (0, 0, 0);
+    for &(s, t, v) in batch {
+        match model.get(&(s, t)) {
+            None => {
+                model.insert((s, t), v);
+                added += 1;
+            }
+            Some(&old) if old == v => dups += 1,
+            Some(_) => conflicts += 1,
+        }
+    }
+    (added, dups, conflicts)
+}
 
 fn check(db: &Db, model: &Model, lo: i64, hi: i64) -> Result<(), TestCaseError> {
     for s in 0..5 {
@@ -83,20 +113,31 @@ proptest! {
                         .iter()
                         .map(|&(s, t, v)| (labels(s), Sample::new(t, f64::from_bits(v))))
                         .collect();
-                    let mut added = 0;
-                    let mut dups = 0;
-                    let mut conflicts = 0;
-                    for &(s, t, v) in &batch {
-                        match model.get(&(s, t)) {
-                            None => { model.insert((s, t), v); added += 1; }
-                            Some(&old) if old == v => dups += 1,
-                            Some(_) => conflicts += 1,
-                        }
-                    }
+                    let want = apply(&mut model, &batch);
                     let rep = db.append_labeled(&b).unwrap();
-                    prop_assert_eq!((rep.appended, rep.duplicates, rep.conflicts), (added, dups, conflicts));
+                    prop_assert_eq!((rep.appended, rep.duplicates, rep.conflicts), want);
+                }
+                Op::Bulk(batches, commit) => {
+                    let mut load = db.bulk_load().unwrap();
+                    for batch in &batches {
+                        let want = apply(&mut model, batch);
+                        let refs: Vec<_> = batch
+                            .iter()
+                            .map(|&(s, t, v)| (db.series_ref(&labels(s)).unwrap(), Sample::new(t, f64::from_bits(v))))
+                            .collect();
+                        let rep = load.append(&refs).unwrap();
+                        prop_assert_eq!((rep.appended, rep.duplicates, rep.conflicts), want);
+                    }
+                    if commit {
+                        load.commit().unwrap();
+                    } else {
+                        drop(load);
+                    }
                 }
                 Op::Flush => db.flush().unwrap(),
+                Op::Compact => {
+                    db.compact().unwrap();
+                }
                 Op::Reopen => {
                     drop(db);
                     db = Db::open(dir.path(), opts()).unwrap();

@@ -180,6 +180,9 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     };
     let began = Instant::now();
     let (mut appended, mut duplicates, mut conflicts, mut skipped) = (0u64, 0u64, 0u64, 0u64);
+    // History goes straight to blocks, written already compacted; the
+    // files are their own durable copy until the load is committed.
+    let mut load = db.bulk_load().context("starting the import")?;
     for file in &a.files {
         let name = file.display().to_string();
         let input = crate::files::open_input(file)?;
@@ -217,8 +220,8 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            let rep = db
-                .append_backfill(&by_ref)
+            let rep = load
+                .append(&by_ref)
                 .with_context(|| format!("storing samples from {name}"))?;
             appended += rep.appended as u64;
             duplicates += rep.duplicates as u64;
@@ -253,13 +256,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         }
         let _ = parser.join();
         if let Some(e) = failure {
-            // Everything before the bad line is stored by now.
+            // Everything before the bad line is stored once this returns.
+            load.commit()
+                .with_context(|| format!("writing what was read of {name} to blocks"))?;
             anyhow::bail!("{name}: {e} ({appended} samples before it were stored)");
         }
     }
-    // Backfilled history is written to blocks now, one per window, rather
-    // than waiting in the WAL for the next cut.
-    db.flush().context("writing imported samples to blocks")?;
+    load.commit()
+        .context("writing imported samples to blocks")?;
     let secs = began.elapsed().as_secs_f64();
     outln!(
         "imported {appended} samples ({duplicates} already stored, {conflicts} conflicting and rejected{}) in {secs:.2}s, {:.2} M samples/s",

@@ -8,7 +8,7 @@ mod reader;
 mod writer;
 
 pub(crate) use reader::{Block, ChunkMeta};
-pub(crate) use writer::BlockBuilder;
+pub(crate) use writer::{encode_chunks, BlockBuilder, EncodedChunk};
 
 pub(crate) const MAGIC: &[u8; 8] = b"MTSDBBLK";
 pub(crate) const END_MAGIC: &[u8; 8] = b"MTSDBEND";

@@ -114,3 +114,75 @@ fn file_names() {
     assert_eq!(parse_file_name("0000000042.blk.tmp"), None);
     assert_eq!(parse_file_name("x.blk"), None);
 }
+
+mod encoded {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn series() -> impl Strategy<Value = Vec<(Vec<i64>, Vec<u64>)>> {
+        let one = proptest::collection::btree_map(
+            -50_000i64..400_000,
+            prop_oneof![
+                4 => (0u32..8).prop_map(|i| (f64::from(i) * 0.5).to_bits()),
+                1 => Just(0x7ff0_0000_0000_0002u64),
+                1 => any::<u64>(),
+            ],
+            1..300,
+        )
+        .prop_map(|m| m.into_iter().unzip());
+        proptest::collection::vec(one, 1..6)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        /// Chunks encoded one series at a time (a bulk load's) and added by
+        /// `add_encoded` make the very bytes `add_series` makes, columns
+        /// shared the same way, sub-summaries and chunk splits included.
+        #[test]
+        fn add_encoded_equals_add_series(
+            set in series(),
+            shared in any::<bool>(),
+            max_chunk in 1usize..64,
+            span in prop_oneof![Just(100_000i64), Just(7_000), Just(i64::MAX)],
+            sub in prop_oneof![Just(0i64), Just(10_000), Just(3_600_000)],
+        ) {
+            // Half the cases give every series the first one's times, so
+            // that columns are shared.
+            let set: Vec<(Vec<i64>, Vec<f64>)> = set
+                .iter()
+                .map(|(ts, vs)| {
+                    let ts = if shared { set[0].0[..ts.len().min(set[0].0.len())].to_vec() } else { ts.clone() };
+                    let vs = vs[..ts.len()].iter().map(|&b| f64::from_bits(b)).collect();
+                    (ts, vs)
+                })
+                .collect();
+            let mut a = BlockBuilder::new(2, max_chunk, span).with_sub_summaries(sub);
+            let mut b = BlockBuilder::new(2, max_chunk, span).with_sub_summaries(sub);
+            for (i, (ts, vs)) in set.iter().enumerate() {
+                let id = (i * 3) as u32;
+                a.add_series(id, ts, vs);
+                // Encoded in two parts split at a chunk-span boundary, as
+                // a bulk load encodes day by day.
+                let cut = ts.partition_point(|&t| t < 100_000);
+                let mut chunks = Vec::new();
+                encode_chunks(&ts[..cut], &vs[..cut], max_chunk, span, sub, &mut chunks);
+                encode_chunks(&ts[cut..], &vs[cut..], max_chunk, span, sub, &mut chunks);
+                if span == 100_000 {
+                    let refs: Vec<&EncodedChunk> = chunks.iter().collect();
+                    b.add_encoded(id, &refs);
+                } else {
+                    let mut whole = Vec::new();
+                    encode_chunks(ts, vs, max_chunk, span, sub, &mut whole);
+                    let refs: Vec<&EncodedChunk> = whole.iter().collect();
+                    b.add_encoded(id, &refs);
+                }
+                for c in &chunks {
+                    let (mut dts, mut dvs) = (Vec::new(), Vec::new());
+                    c.decode_into(&mut dts, &mut dvs).unwrap();
+                    prop_assert_eq!(dts.len(), c.n as usize);
+                }
+            }
+            prop_assert_eq!(a.finish(), b.finish());
+        }
+    }
+}

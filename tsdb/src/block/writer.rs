@@ -48,6 +48,8 @@ pub(crate) struct BlockBuilder {
     /// sub-windows of a chunk.
     sub_res: i64,
     col_by_times: HashMap<crate::downsample::Times, u32>,
+    /// Columns added by [`Self::add_encoded`], by their bytes.
+    col_by_bytes: HashMap<Box<[u8]>, u32>,
 }
 
 impl BlockBuilder {
@@ -71,6 +73,7 @@ impl BlockBuilder {
             resolution: 0,
             sub_res: 0,
             col_by_times: HashMap::new(),
+            col_by_bytes: HashMap::new(),
         }
     }
 
@@ -112,7 +115,7 @@ impl BlockBuilder {
         self.n_series += 1;
         put_uvarint(&mut self.index, delta);
         let starts: Vec<i64> = buckets.iter().map(|b| b.start).collect();
-        let bounds = self.chunk_bounds(&starts);
+        let bounds = chunk_bounds(&starts, self.chunk_span, self.max_chunk);
         put_uvarint(&mut self.index, (bounds.len() - 1) as u64);
         for w in bounds.windows(2) {
             let run = &buckets[w[0]..w[1]];
@@ -141,22 +144,25 @@ impl BlockBuilder {
     }
 
     fn bucket_column(&mut self, run: &[Bucket]) -> u32 {
-        let key = downsample::times(run);
-        if let Some(&c) = self.col_by_times.get(&key) {
+        self.times_column(&downsample::times(run))
+    }
+
+    fn times_column(&mut self, key: &downsample::Times) -> u32 {
+        if let Some(&c) = self.col_by_times.get(key) {
             return c;
         }
         let start = self.ts_bytes.len();
-        downsample::encode_times(&key, &mut self.ts_bytes);
+        downsample::encode_times(key, &mut self.ts_bytes);
         let bytes = &self.ts_bytes[start..];
         let id = self.cols.len() as u32;
         self.cols.push(Col {
             n: key.len() as u32,
-            first_t: run[0].start,
-            last_t: run[run.len() - 1].start,
+            first_t: key.first().map_or(0, |k| k.0),
+            last_t: key.last().map_or(0, |k| k.0),
             len: bytes.len() as u64,
             crc: crc32fast::hash(bytes),
         });
-        self.col_by_times.insert(key, id);
+        self.col_by_times.insert(key.clone(), id);
         id
     }
 
@@ -172,11 +178,49 @@ impl BlockBuilder {
     /// strictly increasing; both are invariants of the head and of merges.
     pub(crate) fn add_series(&mut self, id: SeriesId, ts: &[i64], vs: &[f64]) {
         debug_assert_eq!(ts.len(), vs.len());
-        debug_assert!(self.last_id.is_none_or(|l| l < id));
         debug_assert!(ts.windows(2).all(|w| w[0] < w[1]));
         if ts.is_empty() {
             return;
         }
+        let bounds = chunk_bounds(ts, self.chunk_span, self.max_chunk);
+        self.start_series(id, bounds.len() - 1);
+        for w in bounds.windows(2) {
+            let (cts, cvs) = (&ts[w[0]..w[1]], &vs[w[0]..w[1]]);
+            let col = self.column(cts);
+            let mut vals = std::mem::take(&mut self.scratch);
+            vals.clear();
+            let codec = encode_values(cvs, &mut vals);
+            let sub = sub_summary(cts, cvs, self.sub_res);
+            self.put_chunk(col, codec, &vals, &ChunkSummary::compute(cts, cvs), &sub);
+            self.scratch = vals;
+        }
+        self.min_t = self.min_t.min(ts[0]);
+        self.max_t = self.max_t.max(ts[ts.len() - 1]);
+        self.n_samples += ts.len() as u64;
+    }
+
+    /// Adds one series from chunks encoded beforehand by [`encode_chunks`]
+    /// with this builder's chunk span, size and sub-summary width, in time
+    /// order; ids ascending across calls, as for [`Self::add_series`]. The
+    /// block is the same as `add_series` would have written.
+    pub(crate) fn add_encoded(&mut self, id: SeriesId, chunks: &[&EncodedChunk]) {
+        debug_assert!(chunks.windows(2).all(|w| w[0].last_t < w[1].first_t));
+        let (Some(first), Some(last)) = (chunks.first(), chunks.last()) else {
+            return;
+        };
+        let (min_t, max_t) = (first.first_t, last.last_t);
+        self.start_series(id, chunks.len());
+        for c in chunks {
+            let col = self.column_of_bytes(c);
+            self.put_chunk(col, c.codec, &c.vals, &c.summary, &c.sub);
+            self.n_samples += u64::from(c.n);
+        }
+        self.min_t = self.min_t.min(min_t);
+        self.max_t = self.max_t.max(max_t);
+    }
+
+    fn start_series(&mut self, id: SeriesId, n_chunks: usize) {
+        debug_assert!(self.last_id.is_none_or(|l| l < id));
         let delta = match self.last_id {
             Some(l) => u64::from(id - l),
             None => u64::from(id),
@@ -184,59 +228,39 @@ impl BlockBuilder {
         self.last_id = Some(id);
         self.n_series += 1;
         put_uvarint(&mut self.index, delta);
-        let bounds = self.chunk_bounds(ts);
-        put_uvarint(&mut self.index, (bounds.len() - 1) as u64);
-        for w in bounds.windows(2) {
-            let (cts, cvs) = (&ts[w[0]..w[1]], &vs[w[0]..w[1]]);
-            let col = self.column(cts);
-            self.scratch.clear();
-            let codec = encode_values(cvs, &mut self.scratch);
-            put_uvarint(&mut self.index, u64::from(col));
-            self.index.push(codec as u8);
-            put_uvarint(&mut self.index, self.scratch.len() as u64);
-            self.index
-                .extend_from_slice(&crc32fast::hash(&self.scratch).to_le_bytes());
-            ChunkSummary::compute(cts, cvs).encode_values(&mut self.index);
-            self.val_bytes.extend_from_slice(&self.scratch);
-            if self.sub_res > 0 {
-                let sub = downsample::bucketize(cts, cvs, self.sub_res);
-                // A chunk with no sample to summarise (all stale markers)
-                // gets an empty entry: column 0 marks it.
-                if sub.is_empty() {
-                    put_uvarint(&mut self.index, 0);
-                    continue;
-                }
-                let col = self.bucket_column(&sub);
-                self.scratch.clear();
-                downsample::encode_values6(&sub, &mut self.scratch);
-                put_uvarint(&mut self.index, u64::from(col) + 1);
-                put_uvarint(&mut self.index, self.scratch.len() as u64);
-                self.index
-                    .extend_from_slice(&crc32fast::hash(&self.scratch).to_le_bytes());
-                self.val_bytes.extend_from_slice(&self.scratch);
-            }
-        }
-        self.min_t = self.min_t.min(ts[0]);
-        self.max_t = self.max_t.max(ts[ts.len() - 1]);
-        self.n_samples += ts.len() as u64;
+        put_uvarint(&mut self.index, n_chunks as u64);
     }
 
-    /// Start offsets of each chunk of `ts`, plus `ts.len()`: a new chunk at
-    /// every multiple of the chunk span and every `max_chunk` samples.
-    fn chunk_bounds(&self, ts: &[i64]) -> Vec<usize> {
-        let mut b = vec![0];
-        let mut start = 0;
-        while start < ts.len() {
-            let window_end = ts[start]
-                .div_euclid(self.chunk_span)
-                .saturating_add(1)
-                .saturating_mul(self.chunk_span);
-            let by_time = start + ts[start..].partition_point(|&t| t < window_end);
-            let end = by_time.min(start + self.max_chunk).max(start + 1);
-            b.push(end);
-            start = end;
+    /// One chunk's index entry and value bytes (and its sub-summary's).
+    fn put_chunk(
+        &mut self,
+        col: u32,
+        codec: ValueCodec,
+        vals: &[u8],
+        summary: &ChunkSummary,
+        sub: &Sub,
+    ) {
+        put_uvarint(&mut self.index, u64::from(col));
+        self.index.push(codec as u8);
+        put_uvarint(&mut self.index, vals.len() as u64);
+        self.index
+            .extend_from_slice(&crc32fast::hash(vals).to_le_bytes());
+        summary.encode_values(&mut self.index);
+        self.val_bytes.extend_from_slice(vals);
+        match sub {
+            Sub::Off => {}
+            // A chunk with no sample to summarise (all stale markers)
+            // gets an empty entry: column 0 marks it.
+            Sub::Empty => put_uvarint(&mut self.index, 0),
+            Sub::Buckets { times, vals } => {
+                let col = self.times_column(times);
+                put_uvarint(&mut self.index, u64::from(col) + 1);
+                put_uvarint(&mut self.index, vals.len() as u64);
+                self.index
+                    .extend_from_slice(&crc32fast::hash(vals).to_le_bytes());
+                self.val_bytes.extend_from_slice(vals);
+            }
         }
-        b
     }
 
     /// Records the blocks this one replaces.
@@ -260,6 +284,26 @@ impl BlockBuilder {
             crc: crc32fast::hash(bytes),
         });
         self.col_by_ts.insert(ts.to_vec(), id);
+        id
+    }
+
+    /// The column of an encoded chunk's timestamps: equal timestamps
+    /// encode to equal bytes, so columns are shared exactly as by
+    /// [`Self::column`].
+    fn column_of_bytes(&mut self, c: &EncodedChunk) -> u32 {
+        if let Some(&id) = self.col_by_bytes.get(&c.ts) {
+            return id;
+        }
+        let id = self.cols.len() as u32;
+        self.cols.push(Col {
+            n: c.n,
+            first_t: c.first_t,
+            last_t: c.last_t,
+            len: c.ts.len() as u64,
+            crc: crc32fast::hash(&c.ts),
+        });
+        self.ts_bytes.extend_from_slice(&c.ts);
+        self.col_by_bytes.insert(c.ts.clone(), id);
         id
     }
 
@@ -324,5 +368,122 @@ impl BlockBuilder {
         out.extend_from_slice(END_MAGIC);
         debug_assert_eq!(out.len() - footer_start, FOOTER_LEN);
         out
+    }
+}
+
+/// Start offsets of each chunk of `ts`, plus `ts.len()`: a new chunk at
+/// every multiple of `chunk_span` and every `max_chunk` samples.
+fn chunk_bounds(ts: &[i64], chunk_span: i64, max_chunk: usize) -> Vec<usize> {
+    let mut b = vec![0];
+    let mut start = 0;
+    while start < ts.len() {
+        let window_end = ts[start]
+            .div_euclid(chunk_span)
+            .saturating_add(1)
+            .saturating_mul(chunk_span);
+        let by_time = start + ts[start..].partition_point(|&t| t < window_end);
+        let end = by_time.min(start + max_chunk).max(start + 1);
+        b.push(end);
+        start = end;
+    }
+    b
+}
+
+/// A chunk's sub-summary, as written beside it in a raw block.
+#[derive(Debug, Clone)]
+pub(crate) enum Sub {
+    /// The block has no sub-summaries.
+    Off,
+    /// No sample to summarise (all stale markers).
+    Empty,
+    Buckets {
+        times: downsample::Times,
+        vals: Box<[u8]>,
+    },
+}
+
+fn sub_summary(ts: &[i64], vs: &[f64], res: i64) -> Sub {
+    if res <= 0 {
+        return Sub::Off;
+    }
+    let sub = downsample::bucketize(ts, vs, res);
+    if sub.is_empty() {
+        return Sub::Empty;
+    }
+    let mut vals = Vec::new();
+    downsample::encode_values6(&sub, &mut vals);
+    Sub::Buckets {
+        times: downsample::times(&sub),
+        vals: vals.into_boxed_slice(),
+    }
+}
+
+/// One chunk of a raw series, encoded on its own before a block numbers
+/// its timestamp column: what a bulk load holds in memory instead of raw
+/// samples (see `db/bulk.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct EncodedChunk {
+    pub(crate) first_t: i64,
+    pub(crate) last_t: i64,
+    pub(crate) n: u32,
+    ts: Box<[u8]>,
+    codec: ValueCodec,
+    vals: Box<[u8]>,
+    summary: ChunkSummary,
+    sub: Sub,
+}
+
+impl EncodedChunk {
+    /// Bytes of memory this chunk holds.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let sub = match &self.sub {
+            Sub::Buckets { times, vals } => times.len() * 32 + vals.len(),
+            _ => 0,
+        };
+        std::mem::size_of::<Self>() + self.ts.len() + self.vals.len() + sub
+    }
+
+    /// Appends the chunk's samples to `ts` and `vs`.
+    pub(crate) fn decode_into(
+        &self,
+        ts: &mut Vec<i64>,
+        vs: &mut Vec<f64>,
+    ) -> Result<(), crate::codec::CodecError> {
+        crate::codec::decode_timestamps(&self.ts, self.n as usize, ts)?;
+        crate::codec::decode_values(self.codec, &self.vals, self.n as usize, vs)
+    }
+}
+
+/// Encodes one series' samples (timestamps strictly increasing) as the
+/// chunks a [`BlockBuilder`] made with the same `max_chunk_samples`,
+/// `chunk_span_ms` and sub-summary width would write, appending them to
+/// `out`.
+pub(crate) fn encode_chunks(
+    ts: &[i64],
+    vs: &[f64],
+    max_chunk_samples: usize,
+    chunk_span_ms: i64,
+    sub_res: i64,
+    out: &mut Vec<EncodedChunk>,
+) {
+    debug_assert_eq!(ts.len(), vs.len());
+    let max_chunk = max_chunk_samples.clamp(1, MAX_CHUNK_SAMPLES);
+    let bounds = chunk_bounds(ts, chunk_span_ms.max(1), max_chunk);
+    for w in bounds.windows(2) {
+        let (cts, cvs) = (&ts[w[0]..w[1]], &vs[w[0]..w[1]]);
+        let mut tb = Vec::new();
+        encode_timestamps(cts, &mut tb);
+        let mut vb = Vec::new();
+        let codec = encode_values(cvs, &mut vb);
+        out.push(EncodedChunk {
+            first_t: cts[0],
+            last_t: cts[cts.len() - 1],
+            n: cts.len() as u32,
+            ts: tb.into_boxed_slice(),
+            codec,
+            vals: vb.into_boxed_slice(),
+            summary: ChunkSummary::compute(cts, cvs),
+            sub: sub_summary(cts, cvs, sub_res.max(0)),
+        });
     }
 }

@@ -23,8 +23,10 @@ use crate::options::Options;
 use crate::registry::{Damage, Metadata, Registry, SeriesId};
 use crate::wal;
 
+mod bulk;
 mod read;
 
+pub use bulk::BulkLoad;
 pub use read::SeriesIter;
 pub(crate) use read::{merge_runs, tier_runs, Piece};
 
@@ -869,6 +871,22 @@ impl Inner {
             Some(old) => Insert::Conflict(old),
             None => self.head.insert(id, t, v),
         }
+    }
+
+    /// The value stored (head or blocks) for series `id` at `t`, if any.
+    pub(crate) fn stored_value(&mut self, id: SeriesId, t: i64) -> Option<f64> {
+        if let Some(v) = self.head.get(id, t) {
+            return Some(v);
+        }
+        let block_max = self
+            .blocks_max_t
+            .get(id as usize)
+            .copied()
+            .unwrap_or(i64::MIN);
+        if t > block_max {
+            return None;
+        }
+        self.block_value_at(id, t)
     }
 
     /// The value stored in a block for series `id` at `t`, if any. A chunk
