@@ -49,7 +49,7 @@ pub(crate) struct BlockBuilder {
     sub_res: i64,
     col_by_times: HashMap<crate::downsample::Times, u32>,
     /// Columns added by [`Self::add_encoded`], by their bytes.
-    col_by_bytes: HashMap<Box<[u8]>, u32>,
+    col_by_bytes: HashMap<(u32, Box<[u8]>), u32>,
 }
 
 impl BlockBuilder {
@@ -289,9 +289,12 @@ impl BlockBuilder {
 
     /// The column of an encoded chunk's timestamps: equal timestamps
     /// encode to equal bytes, so columns are shared exactly as by
-    /// [`Self::column`].
+    /// [`Self::column`]. The count is part of the key: a prefix of a
+    /// column can encode to the same bytes (a last delta-of-delta of 0 is
+    /// one bit, which may fit in the padding of the last byte).
     fn column_of_bytes(&mut self, c: &EncodedChunk) -> u32 {
-        if let Some(&id) = self.col_by_bytes.get(&c.ts) {
+        let key = (c.n, c.ts.clone());
+        if let Some(&id) = self.col_by_bytes.get(&key) {
             return id;
         }
         let id = self.cols.len() as u32;
@@ -303,7 +306,7 @@ impl BlockBuilder {
             crc: crc32fast::hash(&c.ts),
         });
         self.ts_bytes.extend_from_slice(&c.ts);
-        self.col_by_bytes.insert(c.ts.clone(), id);
+        self.col_by_bytes.insert(key, id);
         id
     }
 
