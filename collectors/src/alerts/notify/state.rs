@@ -7,7 +7,7 @@
 //! costs is one repeated notification.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -87,6 +87,44 @@ impl StateFile {
     }
 }
 
+/// The lock file's name inside the state directory.
+pub const LOCK_NAME: &str = "LOCK";
+
+/// Takes the exclusive lock of the state directory `dir`: an `flock` on
+/// `<dir>/LOCK`, released when the returned file is closed or the process
+/// dies (so a killed notifier never leaves a stale lock). The file records
+/// the holder's pid, for the error a second one gets.
+pub fn lock(dir: &Path) -> Result<std::fs::File, NotifyError> {
+    let path = dir.join(LOCK_NAME);
+    let err = |what: String| NotifyError::State {
+        path: path.clone(),
+        what,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| err(e.to_string()))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut s = String::new();
+            let _ = f.read_to_string(&mut s);
+            return Err(NotifyError::Locked {
+                pid: s.trim().parse().unwrap_or(0),
+                path,
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(err(format!("locking: {e}"))),
+    }
+    f.set_len(0).map_err(|e| err(e.to_string()))?;
+    f.seek(SeekFrom::Start(0)).map_err(|e| err(e.to_string()))?;
+    writeln!(f, "{}", std::process::id()).map_err(|e| err(e.to_string()))?;
+    Ok(f)
+}
+
 /// Replaces `path` by `bytes` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NotifyError> {
     let tmp: PathBuf = path.with_extension("json.tmp");
@@ -135,5 +173,20 @@ mod tests {
         std::fs::write(&path, b"{\"receivers\": 3").unwrap();
         let e = StateFile::load(&path).unwrap_err().to_string();
         assert!(e.contains("state.json"), "{e}");
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_with_the_holders_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(dir.path()).unwrap();
+        match lock(dir.path()) {
+            Err(NotifyError::Locked { pid, path }) => {
+                assert_eq!(pid, std::process::id());
+                assert_eq!(path, dir.path().join(LOCK_NAME));
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(held);
+        assert!(lock(dir.path()).is_ok());
     }
 }
