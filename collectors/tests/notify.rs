@@ -715,7 +715,9 @@ fn two_notifiers_never_both_send() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let state = dir.path().join("notify");
-    match Notifier::new(&recv, &state, options().0) {
+    let (mut opts, _) = options();
+    opts.lock_wait = Duration::from_millis(200);
+    match Notifier::new(&recv, &state, opts) {
         Err(minetsdb_collectors::alerts::notify::NotifyError::Locked { pid, .. }) => {
             assert_eq!(pid, child.id());
         }

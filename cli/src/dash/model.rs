@@ -348,12 +348,12 @@ impl MinerSeries {
         // `NoAcceptedShare` (`changes(x[d]) == 0 and x offset d`) wants
         // history before the window, an age counted from the first sample
         // when nothing changed says "at least this long".
-        let window = (th.no_share.critical as i64).max(60_000) * 2;
+        let window = (th.no_share.critical as i64).max(60_000).saturating_mul(2);
         let mut accepted_age = Vec::new();
         crate::report::each_series(
             db,
             &[Matcher::metric(metric::ACCEPTED)],
-            at - window,
+            at.saturating_sub(window),
             at + 1,
             |l, s| {
                 let (Some(first), Some(last)) = (s.first(), s.last()) else {

@@ -39,12 +39,13 @@
 //! One notifier at a time keeps a state directory: [`Notifier::new`] takes
 //! an exclusive lock on `<db>/notify/LOCK` before it reads the state, and
 //! it is let go when the notifier and its last delivery are done (or the
-//! process dies). A second one fails with [`NotifyError::Locked`] instead
-//! of sending what the first sends too. In the `minetsdb` binary this
-//! never happens in practice, since only the process holding the
-//! database's writer lock notifies; the lock covers the moments around
-//! that (a delivery still running when the database is closed) and other
-//! programs using this crate.
+//! process dies). A second one waits for it up to [`Options::lock_wait`]
+//! (5 s), then fails with [`NotifyError::Locked`] instead of sending what
+//! the first sends too. In the `minetsdb` binary the database's writer
+//! lock already decides who notifies (only the process holding it builds
+//! a notifier: `collect`, or `alerts` when no `collect` holds the db); this
+//! lock covers the moment after a process closes the database while a
+//! delivery of its own still runs, and other programs using this crate.
 //!
 //! # External labels
 //!
@@ -114,6 +115,8 @@ pub const DEFAULT_RESEND_DELAY_MS: i64 = 60_000;
 pub const QUEUE_CAPACITY: usize = 64;
 /// Alerts per webhook request (Prometheus' notifier batches 64).
 pub const WEBHOOK_BATCH: usize = 64;
+/// [`Options::lock_wait`] by default.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(5);
 /// An alert that no evaluation has mentioned for this long is forgotten.
 const FORGET_AFTER_MS: i64 = 24 * 3_600_000;
 
@@ -156,6 +159,11 @@ pub struct Options {
     /// `[alerting] external_labels`: added to each alert's labels before
     /// anything else looks at them, a label the alert has already winning.
     pub external_labels: BTreeMap<String, String>,
+    /// How long [`Notifier::new`] waits for another notifier of the same
+    /// state directory to let go before it fails with
+    /// [`NotifyError::Locked`]: long enough for a process that just closed
+    /// the database to end its last delivery and exit.
+    pub lock_wait: Duration,
     /// Where failures are reported.
     pub report: Report,
 }
@@ -167,6 +175,7 @@ impl Default for Options {
             resend_delay_ms: DEFAULT_RESEND_DELAY_MS,
             generator_url: None,
             external_labels: BTreeMap::new(),
+            lock_wait: DEFAULT_LOCK_WAIT,
             report: Arc::new(|m: &str| eprintln!("minetsdb: {m}")),
         }
     }
@@ -179,6 +188,7 @@ impl std::fmt::Debug for Options {
             .field("resend_delay_ms", &self.resend_delay_ms)
             .field("generator_url", &self.generator_url)
             .field("external_labels", &self.external_labels)
+            .field("lock_wait", &self.lock_wait)
             .finish_non_exhaustive()
     }
 }
@@ -285,7 +295,7 @@ impl Notifier {
         })?;
         // Before the state is read: a second notifier would read what the
         // first is about to change, and both would send.
-        let lock = state::lock(state_dir)?;
+        let lock = state::lock(state_dir, opts.lock_wait)?;
         let path = state_dir.join(state::FILE_NAME);
         let mut file = match StateFile::load(&path) {
             Ok(f) => f,
