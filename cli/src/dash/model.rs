@@ -449,7 +449,6 @@ fn gpus(
         g.index = m.get(v.index).map(str::to_string);
         cards.insert(k, g);
     }
-    let join = join;
     let temp = by_key(db, v.temp, &join, at)?;
     let fan = by_key(db, v.fan, &join, at)?;
     let power = by_key(db, v.power, &join, at)?;
