@@ -613,3 +613,55 @@ fn alerts_runs_notify_a_command_on_firing_and_on_resolve() {
     assert_eq!(lines().len(), 2, "{:?}", lines());
     assert!(db.join("notify").join("state.json").exists());
 }
+
+/// Who notifies: only the process that holds the database's writer lock.
+/// With another process holding it (here this test, standing in for a
+/// `collect` loop), `minetsdb alerts` evaluates read-only and sends
+/// nothing, so the two never both send; once the db is free, the next run
+/// sends, with `[alerting] external_labels` among the alert's labels.
+#[test]
+fn only_the_process_holding_the_db_notifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = hot_db(dir.path(), &[90.0, 91.0, 92.5, 93.0]);
+    let log = dir.path().join("notified.log");
+    let script = dir.path().join("notify.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$MINETSDB_ALERT_NAME $MINETSDB_ALERT_STATE $MINETSDB_ALERT_LABEL_RIG $MINETSDB_ALERT_LABEL_INSTANCE\" >> {}\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cfg = config(
+        dir.path(),
+        &format!(
+            "external_labels = {{ rig = \"farm-a\", instance = \"not-this\" }}\n[[notify]]\ncommand = [\"{}\"]\n",
+            script.display()
+        ),
+    );
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    alerts_at(&cfg, &db, 0);
+    alerts_at(&cfg, &db, 1);
+
+    let holder = Db::open(&db, Options::default()).unwrap();
+    let t = ((T0 + 2 * MIN) / 1000).to_string();
+    let out = run(&["alerts", "--time", &t], &cfg, &db);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("held by pid {}", std::process::id())),
+        "{stderr}"
+    );
+    assert!(
+        row(&String::from_utf8_lossy(&out.stdout), "GpuHot").contains("firing"),
+        "evaluated all the same"
+    );
+    assert_eq!(logged(), "", "notified without holding the db");
+    drop(holder);
+
+    alerts_at(&cfg, &db, 2);
+    assert_eq!(logged(), "GpuHot firing farm-a rig1\n");
+}

@@ -452,3 +452,183 @@ fn live_under_tmux() {
 fn shell_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
 }
+
+/// A series' labels and its (Unix seconds, value) samples.
+type RangeSeries = (serde_json::Map<String, Value>, Vec<(f64, f64)>);
+
+/// `query EXPR[RANGE] --time T --format json`: (labels, samples) per series.
+fn query_range_vector(db: &Path, expr: &str, t: &str) -> Vec<RangeSeries> {
+    let text = ok(bin()
+        .args(["query", expr, "--format", "json", "--time", t, "--db"])
+        .arg(db)
+        .output()
+        .unwrap());
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["result"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{expr}: no matrix in {text}"))
+        .iter()
+        .map(|s| {
+            let m = s["metric"].as_object().unwrap().clone();
+            let pts = s["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p[0].as_f64().unwrap(),
+                        p[1].as_str().unwrap().parse().unwrap(),
+                    )
+                })
+                .collect();
+            (m, pts)
+        })
+        .collect()
+}
+
+/// view.rs's `fmt_pct`.
+fn pct(r: f64) -> String {
+    let p = r * 100.0;
+    if p < 10.0 {
+        format!("{p:.1} %")
+    } else {
+        format!("{p:.0} %")
+    }
+}
+
+/// view.rs's `fmt_age`.
+fn age(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// The text of `row` in the column headed `column` in `header`: from
+/// where the heading starts to where the next one does, trimmed.
+fn cell(header: &str, row: &str, column: &str) -> String {
+    let h: Vec<char> = header.chars().collect();
+    let want: Vec<char> = format!(" {column} ").chars().collect();
+    let start = h
+        .windows(want.len())
+        .position(|w| w == want.as_slice())
+        .unwrap_or_else(|| panic!("no column {column:?} in {header:?}"))
+        + 1;
+    let end = (start + column.chars().count()..h.len())
+        .find(|&i| h[i] != ' ' && h[i - 1] == ' ')
+        .unwrap_or(h.len());
+    let r: String = row.chars().skip(start).take(end - start).collect();
+    r.trim().to_string()
+}
+
+/// Memory temperature, the bad-share ratio and the last accepted share in
+/// `dash --once`, each against `minetsdb query` of the expression the
+/// default alert rules use; a miner naming cards by PCI address only
+/// (GMiner on NVIDIA, lolMiner on an AMD card) joined to its card.
+#[test]
+fn once_shows_shares_memory_temperature_and_pci_joined_cards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("db");
+    let t = demo(&db);
+    let info = query(&db, "nvidia_smi_gpu_info", &t);
+    let first = &info.iter().find(|(m, _)| m["index"] == "0").unwrap().0;
+    let (instance, pci) = (
+        first["instance"].as_str().unwrap(),
+        first["pci_bus_id"].as_str().unwrap(),
+    );
+    let ms = (t.parse::<f64>().unwrap() * 1000.0) as i64;
+    let file = tmp.path().join("more.prom");
+    std::fs::write(
+        &file,
+        format!(
+            "miner_memory_temperature_celsius{{instance=\"{instance}\",miner=\"gminer\",gpu=\"0\",pci_bus_id=\"{pci}\"}} 104 {ms}\n\
+             amdgpu_gpu_info{{instance=\"{instance}\",card=\"card0\",pci_bus_id=\"0000:0a:00.0\",name=\"AMD Radeon RX 6800\"}} 1 {ms}\n\
+             amdgpu_power_draw_watts{{instance=\"{instance}\",card=\"card0\"}} 150 {ms}\n\
+             miner_hashrate_hashes_per_second{{instance=\"{instance}\",miner=\"lolminer\",gpu=\"0\",pci_bus_id=\"00000000:0A:00.0\"}} 62500000 {ms}\n"
+        ),
+    )
+    .unwrap();
+    ok(bin()
+        .arg("import")
+        .arg(&file)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap());
+
+    let frame = ok(bin()
+        .args([
+            "dash", "--once", "--width", "160", "--height", "50", "--time", &t, "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap());
+    assert!(frame.contains("GPUs (4)"), "{frame}");
+    let header = frame.lines().find(|l| l.contains("J/MH")).unwrap();
+    let row_of = |index: &str| {
+        frame
+            .lines()
+            .find(|l| {
+                l.trim_start_matches('│')
+                    .trim_start_matches(['>', ' '])
+                    .starts_with(&format!("{index} "))
+            })
+            .unwrap_or_else(|| panic!("no row for {index}:\n{frame}"))
+    };
+
+    use minetsdb_collectors::alerts::defaults;
+    let ratio = format!(
+        "{} / {}",
+        defaults::bad_shares_1h(),
+        defaults::all_shares_1h()
+    );
+    let ratios = query(&db, &ratio, &t);
+    let accepted = query_range_vector(&db, "miner_shares_accepted_total[2h]", &t);
+    let mem = query(&db, "miner_memory_temperature_celsius", &t);
+    assert_eq!(mem.len(), 1);
+    for (m, _) in &info {
+        let (uuid, index) = (m["uuid"].as_str().unwrap(), m["index"].as_str().unwrap());
+        let row = row_of(index);
+        let of = |v: &Vec<(serde_json::Map<String, Value>, f64)>| {
+            v.iter()
+                .find(|(l, _)| l.get("uuid").and_then(Value::as_str) == Some(uuid))
+                .map(|x| x.1)
+        };
+        let r = of(&ratios).unwrap_or_else(|| panic!("no ratio for {uuid}: {ratios:?}"));
+        assert_eq!(cell(header, row, "bad"), pct(r), "{uuid}: {row}");
+        // The last change of the accepted counter, from the raw samples.
+        let (_, pts) = accepted
+            .iter()
+            .find(|(l, _)| l.get("uuid").and_then(Value::as_str) == Some(uuid))
+            .unwrap();
+        let last_change = pts
+            .windows(2)
+            .rev()
+            .find(|w| w[0].1 != w[1].1)
+            .map_or(pts[0].0, |w| w[1].0);
+        let a = age(ms - (last_change * 1000.0).round() as i64);
+        assert_eq!(cell(header, row, "share"), a, "{uuid}: {row}");
+        let want_mem = if index == "0" {
+            format!("{:.0} °C", mem[0].1)
+        } else {
+            "—".to_string()
+        };
+        assert_eq!(cell(header, row, "mem"), want_mem, "{uuid}: {row}");
+    }
+    // The AMD card: hashrate and J/MH through the PCI address.
+    let amd = row_of("card");
+    let hr = query(
+        &db,
+        "miner_hashrate_hashes_per_second{miner=\"lolminer\"}",
+        &t,
+    );
+    assert!(amd.contains("AMD Radeon RX 6800"), "{amd}");
+    assert!(amd.contains(&format!(" {} ", hashrate(hr[0].1))), "{amd}");
+    assert!(
+        amd.contains(&format!(" {:.2} ", 150.0 / (hr[0].1 / 1e6))),
+        "{amd}"
+    );
+}

@@ -537,7 +537,9 @@ fn a_real_alertmanager_shows_the_alert_firing_then_drops_it_when_resolved() {
         url: minetsdb_collectors::config::notify::alerts_url(&am.url),
         auth: None,
     };
-    let (opts, reports) = options();
+    let (mut opts, reports) = options();
+    // `instance` is the alert's own and wins over the external one.
+    opts.external_labels = labels(&[("rig", "farm-a"), ("instance", "external")]);
     let n = Notifier::new(&[recv], &dir.path().join("n"), opts).unwrap();
     let now = now_ms();
     let mut a = alert("RigDown", "0", AlertState::Firing, now - 5_000, None);
@@ -558,6 +560,7 @@ fn a_real_alertmanager_shows_the_alert_firing_then_drops_it_when_resolved() {
     let g = &got[0];
     assert_eq!(g["status"]["state"], "active", "{g}");
     assert_eq!(g["labels"]["instance"], "rig1");
+    assert_eq!(g["labels"]["rig"], "farm-a", "external label: {g}");
     assert_eq!(g["labels"]["severity"], "critical");
     assert_eq!(g["annotations"]["summary"], "GPU 0 is hot");
     assert_eq!(g["receivers"][0]["name"], "null");
@@ -606,4 +609,124 @@ fn config_receivers_filter_by_severity_and_labels() {
     let r = runs(&out);
     assert_eq!(r.len(), 1);
     assert_eq!(r[0]["MINETSDB_ALERT_LABEL_GPU"], "0");
+}
+
+/// `[alerting] external_labels` reach both kinds of receivers as labels,
+/// the alert's own labels winning, as Prometheus' notifier does; a
+/// receiver's `match` sees them too.
+#[test]
+fn external_labels_are_added_to_what_receivers_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let (argv, out) = recorder(dir.path(), "");
+    let server = capture(vec![]);
+    let (mut opts, reports) = options();
+    opts.external_labels = labels(&[("rig", "farm-a"), ("gpu", "external")]);
+    let mut cmd = command(argv, 5000, 4 * 60 * MIN);
+    cmd.matchers = vec![("rig".into(), "farm-a".into())];
+    let n = Notifier::new(&[cmd, webhook(&server.url)], &dir.path().join("n"), opts).unwrap();
+    assert_eq!(n.update(&[firing("0")], T0), 2);
+    flush(&n);
+    assert!(reports.lock().unwrap().is_empty(), "{reports:?}");
+
+    let r = runs(&out);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0]["MINETSDB_ALERT_LABEL_RIG"], "farm-a");
+    assert_eq!(
+        r[0]["MINETSDB_ALERT_LABEL_GPU"], "0",
+        "the alert's own wins"
+    );
+    assert_eq!(
+        r[0]["MINETSDB_ALERT_LABELS"],
+        r#"{alertname="GpuHot", gpu="0", gpu_uuid="GPU-1", rig="farm-a", severity="critical"}"#
+    );
+    let json: serde_json::Value = serde_json::from_str(&r[0]["MINETSDB_ALERT_JSON"]).unwrap();
+    assert_eq!(json["labels"]["rig"], "farm-a");
+
+    let (_, _, body) = server.got.recv_timeout(Duration::from_secs(10)).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        v[0]["labels"],
+        serde_json::json!({"alertname": "GpuHot", "severity": "critical", "gpu": "0", "gpu_uuid": "GPU-1", "rig": "farm-a"})
+    );
+
+    // A receiver matching another rig's label gets nothing.
+    let (argv, out2) = recorder(&dir.path().join("other"), "");
+    let mut other = command(argv, 5000, 4 * 60 * MIN);
+    other.matchers = vec![("rig".into(), "farm-b".into())];
+    let (mut opts, _) = options();
+    opts.external_labels = labels(&[("rig", "farm-a")]);
+    let n2 = Notifier::new(&[other], &dir.path().join("n2"), opts).unwrap();
+    assert_eq!(n2.update(&[firing("0")], T0), 0);
+    flush(&n2);
+    assert!(runs(&out2).is_empty());
+}
+
+/// Set by `two_notifiers_never_both_send` for the copy of this test binary
+/// it starts: the state directory the child notifies from.
+const CHILD_ENV: &str = "MINETSDB_TEST_NOTIFY_CHILD";
+
+/// The other process of `two_notifiers_never_both_send` (a no-op unless
+/// started by it): notifies of GPU 0 firing, says so in `ready`, and keeps
+/// its notifier until `release` appears.
+#[test]
+fn notifier_child_process() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    let (argv, _) = recorder(&dir, "");
+    let n = Notifier::new(
+        &[command(argv, 5000, 4 * 60 * MIN)],
+        &dir.join("notify"),
+        options().0,
+    )
+    .unwrap();
+    assert_eq!(n.update(&[firing("0")], T0), 1);
+    flush(&n);
+    std::fs::write(dir.join("ready"), b"").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.join("release").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(n);
+}
+
+/// Two processes with one state directory (a `collect` loop and a cron
+/// `alerts`, were both to notify): while one has a notifier the other
+/// cannot start one, so an alert goes out once; after the first ends, the
+/// second reads what it sent and does not send it again.
+#[test]
+fn two_notifiers_never_both_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let (argv, out) = recorder(dir.path(), "");
+    let recv = [command(argv, 5000, 4 * 60 * MIN)];
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "notifier_child_process", "--test-threads=1"])
+        .env(CHILD_ENV, dir.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.path().join("ready").exists() {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("child ended early: {st}");
+        }
+        assert!(Instant::now() < deadline, "child never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let state = dir.path().join("notify");
+    let (mut opts, _) = options();
+    opts.lock_wait = Duration::from_millis(200);
+    match Notifier::new(&recv, &state, opts) {
+        Err(minetsdb_collectors::alerts::notify::NotifyError::Locked { pid, .. }) => {
+            assert_eq!(pid, child.id());
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    std::fs::write(dir.path().join("release"), b"").unwrap();
+    assert!(child.wait().unwrap().success());
+    let n = Notifier::new(&recv, &state, options().0).unwrap();
+    assert_eq!(n.update(&[firing("0")], T0 + MIN), 0, "the child sent it");
+    flush(&n);
+    assert_eq!(runs(&out).len(), 1);
 }

@@ -161,6 +161,7 @@ pub fn notifier(
     }
     let opts = notify::Options {
         eval_interval_ms,
+        external_labels: config.alerting.external_labels.clone(),
         ..notify::Options::default()
     };
     Notifier::new(&config.notify, &db_dir.join("notify"), opts)

@@ -2,9 +2,24 @@
 //! one instant into plain structs, independent of rendering (so the view
 //! can be tested from a hand-built [`Model`] and the data from a real db).
 //!
-//! Cards are joined the way `report` joins them: NVIDIA series by
-//! `(instance, uuid)`, the miner's per-GPU series carrying the same pair;
-//! AMD cards by `(instance, card)`. Values are PromQL instant queries at
+//! Cards are NVIDIA series by `(instance, uuid)` and AMD cards by
+//! `(instance, card)`. A miner's per-GPU series joins its card by `uuid`
+//! where it has one (T-Rex, the simulator), else by its PCI address
+//! (`pci_bus_id`: GMiner, lolMiner, on either vendor) matched to the
+//! `pci_bus_id` of `nvidia_smi_gpu_info` or `amdgpu_gpu_info`; a miner
+//! series with neither (TeamRedMiner's cgminer API gives only its own
+//! device index, which is not the DRM card number) joins no card, and the
+//! card shows no hashrate rather than a guess.
+//!
+//! The share readings are the default alert rules' (see
+//! `minetsdb_collectors::alerts::defaults`), so what shows red here is
+//! what fires: the bad-share ratio is `BadSharesHigh`'s expression; the
+//! time since the last accepted share is how long the card's
+//! `miner_shares_accepted_total` has not changed, which `NoAcceptedShare`
+//! tests with `changes(...[d]) == 0`; pools show
+//! `time() - pool_last_share_timestamp_seconds` as that rule does.
+//!
+//! Values are PromQL instant queries at
 //! [`Model::at`] (so a reading older than the 5-minute lookback shows as
 //! missing, like a dead miner should), sparklines range queries over the
 //! chosen [`Span`].
@@ -14,8 +29,10 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use minetsdb::promql::{Matrix, Metric, Value, Vector};
 use minetsdb::{Db, Matcher, Sample};
+use minetsdb_collectors::alerts::defaults;
 use minetsdb_collectors::config::thresholds::{Severity, Thresholds};
 use minetsdb_collectors::health::{HealthFile, TargetHealth};
+use minetsdb_collectors::miner::normalize_pci_hex;
 
 use crate::report::{joules_per_mh, metric};
 
@@ -92,10 +109,22 @@ pub struct Gpu {
     pub power_limit: Option<f64>,
     /// °C.
     pub temperature: Option<Graded>,
+    /// Memory junction °C, as the miner reads it.
+    pub memory_temperature: Option<Graded>,
     /// Ratio 0–1.
     pub fan: Option<Graded>,
     /// Joules per megahash: power over hashrate now.
     pub joules_per_mh: Option<f64>,
+    /// Stale, rejected and invalid shares over all shares in the last
+    /// hour (`BadSharesHigh`'s ratio), graded only from
+    /// [`defaults::MIN_SHARES`] shares on, as the rule fires.
+    pub bad_shares: Option<Graded>,
+    /// All shares in the last hour.
+    pub shares_1h: Option<f64>,
+    /// Since the card's accepted-share counter last changed, ms, graded
+    /// by `no_share` (`NoAcceptedShare`'s reading); `None` without a
+    /// counter reporting now.
+    pub last_share_ms: Option<(i64, Severity)>,
     /// Over the chosen span, oldest first; gaps are `None`.
     pub spark_hashrate: Vec<Option<f64>>,
     pub spark_temperature: Vec<Option<f64>>,
@@ -105,12 +134,20 @@ pub struct Gpu {
 impl Gpu {
     /// The worst of the card's readings.
     pub fn severity(&self) -> Severity {
-        [self.hashrate, self.power, self.temperature, self.fan]
-            .iter()
-            .flatten()
-            .map(|g| g.severity)
-            .max()
-            .unwrap_or(Severity::Normal)
+        [
+            self.hashrate,
+            self.power,
+            self.temperature,
+            self.memory_temperature,
+            self.fan,
+            self.bad_shares,
+        ]
+        .iter()
+        .flatten()
+        .map(|g| g.severity)
+        .chain(self.last_share_ms.map(|x| x.1))
+        .max()
+        .unwrap_or(Severity::Normal)
     }
 }
 
@@ -126,6 +163,9 @@ pub struct Pool {
     /// How long the unpaid balance has not grown (ms), graded by
     /// `unpaid_flat`; `None` without enough history to tell.
     pub unpaid_flat: Option<(i64, Severity)>,
+    /// Since the pool last saw a share (`pool_last_share_timestamp_seconds`),
+    /// ms, graded by `no_share`.
+    pub last_share_ms: Option<(i64, Severity)>,
 }
 
 /// One scrape target from `<db>/targets.json`.
@@ -170,8 +210,28 @@ pub struct Model {
 
 type Key = (String, String);
 
-fn key(m: &Metric, id: &str) -> Option<Key> {
-    Some((m.get("instance")?.to_string(), m.get(id)?.to_string()))
+/// How a series names its card: by the vendor's own id label (`uuid`,
+/// `card`) when it has it, else by its PCI address, which miners put on
+/// their per-GPU series (`pci_bus_id`, nvidia-smi's form) and both card
+/// info series carry (NVIDIA in that form, amdgpu as sysfs writes it,
+/// `0000:03:00.0`): both are normalised before they are compared.
+struct Join {
+    id: &'static str,
+    /// `(instance, normalised PCI address)` -> the card's id.
+    by_pci: BTreeMap<(String, String), String>,
+}
+
+impl Join {
+    /// The card of a series whose labels `get` reads.
+    fn key<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> Option<Key> {
+        let instance = get("instance")?;
+        if let Some(id) = get(self.id) {
+            return Some((instance.to_string(), id.to_string()));
+        }
+        let pci = normalize_pci_hex(get("pci_bus_id")?)?;
+        let id = self.by_pci.get(&(instance.to_string(), pci))?;
+        Some((instance.to_string(), id.clone()))
+    }
 }
 
 fn vector(db: &Db, expr: &str, at: i64) -> anyhow::Result<Vector> {
@@ -184,44 +244,140 @@ fn vector(db: &Db, expr: &str, at: i64) -> anyhow::Result<Vector> {
     }
 }
 
-/// Values of `expr` at `at`, summed per key (a card mined by two miners
-/// hashes at their sum).
-fn by_key(db: &Db, expr: &str, id: &str, at: i64) -> anyhow::Result<BTreeMap<Key, f64>> {
-    let mut out = BTreeMap::new();
-    for s in vector(db, expr, at)? {
-        if let Some(k) = key(&s.metric, id) {
-            *out.entry(k).or_insert(0.0) += s.sample.v;
-        }
-    }
-    Ok(out)
+fn add(a: f64, b: f64) -> f64 {
+    a + b
 }
 
-/// `expr` over the span ending at `at`, one slot per step.
-fn spark(db: &Db, expr: &str, id: &str, at: i64, span: Span) -> anyhow::Result<Sparks> {
+/// The values of `v` per card, two series of one card (two miners on it)
+/// combined by `combine`: hashrates and shares add up, temperatures take
+/// the higher.
+fn keyed(v: &Vector, join: &Join, combine: fn(f64, f64) -> f64) -> BTreeMap<Key, f64> {
+    let mut out = BTreeMap::new();
+    for s in v {
+        if let Some(k) = join.key(|n| s.metric.get(n)) {
+            out.entry(k)
+                .and_modify(|x| *x = combine(*x, s.sample.v))
+                .or_insert(s.sample.v);
+        }
+    }
+    out
+}
+
+/// Values of `expr` at `at`, summed per card.
+fn by_key(db: &Db, expr: &str, join: &Join, at: i64) -> anyhow::Result<BTreeMap<Key, f64>> {
+    Ok(keyed(&vector(db, expr, at)?, join, add))
+}
+
+/// Per series of `expr` over the span ending at `at`, one slot per step.
+fn spark_series(
+    db: &Db,
+    expr: &str,
+    at: i64,
+    span: Span,
+) -> anyhow::Result<Vec<(Metric, Vec<Option<f64>>)>> {
     let step = (span.ms() / SPARK_POINTS).max(1000);
     let start = at - step * (SPARK_POINTS - 1);
     let m: Matrix = db
         .query_range(expr, start, at, step)
         .with_context(|| format!("evaluating {expr} over {}", span.label()))?;
+    Ok(m.into_iter()
+        .map(|s| {
+            let mut slots = vec![None; SPARK_POINTS as usize];
+            for Sample { t, v } in s.samples {
+                let i = ((t - start) / step) as usize;
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = Some(v);
+                }
+            }
+            (s.metric, slots)
+        })
+        .collect())
+}
+
+/// Sparklines per card, summed slot by slot.
+fn spark_keyed(series: &[(Metric, Vec<Option<f64>>)], join: &Join) -> Sparks {
     let mut out: Sparks = BTreeMap::new();
-    for s in m {
-        let Some(k) = key(&s.metric, id) else {
+    for (m, slots) in series {
+        let Some(k) = join.key(|n| m.get(n)) else {
             continue;
         };
-        let slots = out
+        let acc = out
             .entry(k)
             .or_insert_with(|| vec![None; SPARK_POINTS as usize]);
-        for Sample { t, v } in s.samples {
-            let i = ((t - start) / step) as usize;
-            if let Some(slot) = slots.get_mut(i) {
-                *slot = Some(slot.unwrap_or(0.0) + v);
+        for (a, v) in acc.iter_mut().zip(slots) {
+            if let Some(v) = v {
+                *a = Some(a.unwrap_or(0.0) + v);
             }
         }
     }
-    Ok(out)
+    out
+}
+
+/// `expr` over the span ending at `at`, one slot per step, per card.
+fn spark(db: &Db, expr: &str, join: &Join, at: i64, span: Span) -> anyhow::Result<Sparks> {
+    Ok(spark_keyed(&spark_series(db, expr, at, span)?, join))
 }
 
 type Sparks = BTreeMap<Key, Vec<Option<f64>>>;
+
+/// The miners' memory junction temperature (`GpuMemoryTemperatureHigh`).
+const MEMORY_TEMP: &str = "miner_memory_temperature_celsius";
+
+/// PromQL's lookback: a counter without a sample this recent is gone.
+const LOOKBACK_MS: i64 = 300_000;
+
+/// The miners' per-GPU series, read once for both vendors and joined to
+/// each vendor's cards by [`Join`].
+struct MinerSeries {
+    rate: Vector,
+    avg: Vector,
+    memory_temperature: Vector,
+    /// `BadSharesHigh`'s numerator and denominator, per miner series.
+    bad: Vector,
+    all: Vector,
+    spark_rate: Vec<(Metric, Vec<Option<f64>>)>,
+    /// Per `miner_shares_accepted_total` series still reporting: its
+    /// labels and the time since it last changed, ms.
+    accepted_age: Vec<(minetsdb::Labels, i64)>,
+}
+
+impl MinerSeries {
+    fn read(db: &Db, at: i64, span: Span, th: &Thresholds) -> anyhow::Result<MinerSeries> {
+        let h = metric::HASHRATE;
+        // Back over twice the critical bound: enough to grade, and as
+        // `NoAcceptedShare` (`changes(x[d]) == 0 and x offset d`) wants
+        // history before the window, an age counted from the first sample
+        // when nothing changed says "at least this long".
+        let window = (th.no_share.critical as i64).max(60_000).saturating_mul(2);
+        let mut accepted_age = Vec::new();
+        crate::report::each_series(
+            db,
+            &[Matcher::metric(metric::ACCEPTED)],
+            at.saturating_sub(window),
+            at + 1,
+            |l, s| {
+                let (Some(first), Some(last)) = (s.first(), s.last()) else {
+                    return;
+                };
+                if at - last.t > LOOKBACK_MS {
+                    return;
+                }
+                // Any change, a reset included, as `changes()` counts.
+                let since = last_when(s, |a, b| b != a).unwrap_or(first.t);
+                accepted_age.push((l.clone(), (at - since).max(0)));
+            },
+        )?;
+        Ok(MinerSeries {
+            rate: vector(db, h, at)?,
+            avg: vector(db, &format!("avg_over_time({h}[1h])"), at)?,
+            memory_temperature: vector(db, MEMORY_TEMP, at)?,
+            bad: vector(db, &defaults::bad_shares_1h(), at)?,
+            all: vector(db, &defaults::all_shares_1h(), at)?,
+            spark_rate: spark_series(db, h, at, span)?,
+            accepted_age,
+        })
+    }
+}
 
 /// The series names of one card vendor.
 struct Vendor {
@@ -233,7 +389,6 @@ struct Vendor {
     fan: &'static str,
     power: &'static str,
     limit: &'static str,
-    hashrate: Option<&'static str>,
 }
 
 const NVIDIA: Vendor = Vendor {
@@ -244,7 +399,6 @@ const NVIDIA: Vendor = Vendor {
     fan: "nvidia_smi_fan_speed_ratio",
     power: metric::POWER,
     limit: metric::LIMIT,
-    hashrate: Some(metric::HASHRATE),
 };
 
 /// amdgpu's edge sensor is what NVML reports as the GPU temperature.
@@ -256,10 +410,16 @@ const AMD: Vendor = Vendor {
     fan: "amdgpu_fan_pwm_ratio",
     power: "amdgpu_power_draw_watts",
     limit: "amdgpu_power_limit_watts",
-    hashrate: None,
 };
 
-fn gpus(db: &Db, v: &Vendor, at: i64, span: Span, th: &Thresholds) -> anyhow::Result<Vec<Gpu>> {
+fn gpus(
+    db: &Db,
+    v: &Vendor,
+    miners: &MinerSeries,
+    at: i64,
+    span: Span,
+    th: &Thresholds,
+) -> anyhow::Result<Vec<Gpu>> {
     let mut cards: BTreeMap<Key, Gpu> = BTreeMap::new();
     let card = |k: &Key| -> Gpu {
         Gpu {
@@ -268,32 +428,49 @@ fn gpus(db: &Db, v: &Vendor, at: i64, span: Span, th: &Thresholds) -> anyhow::Re
             ..Gpu::default()
         }
     };
-    // Names and numbers: the info series, else any series' `name`.
-    for s in vector(db, &format!("last_over_time({}[1d])", v.info), at)? {
-        if let Some(k) = key(&s.metric, v.id) {
-            let mut g = card(&k);
-            g.name = s.metric.get("name").unwrap_or("").to_string();
-            g.index = s.metric.get(v.index).map(str::to_string);
-            cards.insert(k, g);
+    // Names, numbers and PCI addresses: the info series, else any
+    // series' `name`.
+    let info = vector(db, &format!("last_over_time({}[1d])", v.info), at)?;
+    let mut join = Join {
+        id: v.id,
+        by_pci: BTreeMap::new(),
+    };
+    for s in &info {
+        let m = &s.metric;
+        let (Some(instance), Some(id)) = (m.get("instance"), m.get(v.id)) else {
+            continue;
+        };
+        let k: Key = (instance.to_string(), id.to_string());
+        if let Some(pci) = m.get("pci_bus_id").and_then(normalize_pci_hex) {
+            join.by_pci.insert((k.0.clone(), pci), k.1.clone());
+        }
+        let mut g = card(&k);
+        g.name = m.get("name").unwrap_or("").to_string();
+        g.index = m.get(v.index).map(str::to_string);
+        cards.insert(k, g);
+    }
+    let temp = by_key(db, v.temp, &join, at)?;
+    let fan = by_key(db, v.fan, &join, at)?;
+    let power = by_key(db, v.power, &join, at)?;
+    let limit = by_key(db, v.limit, &join, at)?;
+    let rate = keyed(&miners.rate, &join, add);
+    let avg = keyed(&miners.avg, &join, add);
+    let mem = keyed(&miners.memory_temperature, &join, f64::max);
+    let bad = keyed(&miners.bad, &join, add);
+    let all = keyed(&miners.all, &join, add);
+    let mut share_age: BTreeMap<Key, i64> = BTreeMap::new();
+    for (l, age) in &miners.accepted_age {
+        if let Some(k) = join.key(|n| l.get(n)) {
+            // The card's latest share, whichever miner found it.
+            share_age
+                .entry(k)
+                .and_modify(|a| *a = (*a).min(*age))
+                .or_insert(*age);
         }
     }
-    let temp = by_key(db, v.temp, v.id, at)?;
-    let fan = by_key(db, v.fan, v.id, at)?;
-    let power = by_key(db, v.power, v.id, at)?;
-    let limit = by_key(db, v.limit, v.id, at)?;
-    let (rate, avg) = match v.hashrate {
-        Some(h) => (
-            by_key(db, h, v.id, at)?,
-            by_key(db, &format!("avg_over_time({h}[1h])"), v.id, at)?,
-        ),
-        None => Default::default(),
-    };
-    let sp_temp = spark(db, v.temp, v.id, at, span)?;
-    let sp_power = spark(db, v.power, v.id, at, span)?;
-    let sp_rate = match v.hashrate {
-        Some(h) => spark(db, h, v.id, at, span)?,
-        None => Sparks::new(),
-    };
+    let sp_temp = spark(db, v.temp, &join, at, span)?;
+    let sp_power = spark(db, v.power, &join, at, span)?;
+    let sp_rate = spark_keyed(&miners.spark_rate, &join);
     // A card that stopped reporting is still listed while its sparklines
     // hold data: a dead card is news, not something to hide.
     for k in temp
@@ -315,7 +492,7 @@ fn gpus(db: &Db, v: &Vendor, at: i64, span: Span, th: &Thresholds) -> anyhow::Re
             &format!("last_over_time({}[{}ms])", v.power, span.ms()),
             at,
         )? {
-            if let (Some(k), Some(n)) = (key(&s.metric, v.id), s.metric.get("name")) {
+            if let (Some(k), Some(n)) = (join.key(|n| s.metric.get(n)), s.metric.get("name")) {
                 if let Some(g) = cards.get_mut(&k).filter(|g| g.name.is_empty()) {
                     g.name = n.to_string();
                 }
@@ -326,6 +503,10 @@ fn gpus(db: &Db, v: &Vendor, at: i64, span: Span, th: &Thresholds) -> anyhow::Re
         g.temperature = temp.get(k).map(|&t| Graded {
             value: t,
             severity: th.temperature.grade(t),
+        });
+        g.memory_temperature = mem.get(k).map(|&t| Graded {
+            value: t,
+            severity: th.memory_temperature.grade(t),
         });
         g.fan = fan.get(k).map(|&f| Graded {
             value: f,
@@ -353,6 +534,23 @@ fn gpus(db: &Db, v: &Vendor, at: i64, span: Span, th: &Thresholds) -> anyhow::Re
             }
             _ => None,
         };
+        g.shares_1h = all.get(k).copied();
+        g.bad_shares = match (bad.get(k), all.get(k)) {
+            (Some(&b), Some(&n)) if n > 0.0 => {
+                let r = b / n;
+                Some(Graded {
+                    value: r,
+                    // As `BadSharesHigh`: below MIN_SHARES the ratio says little.
+                    severity: if n >= f64::from(defaults::MIN_SHARES) {
+                        th.bad_shares.grade(r)
+                    } else {
+                        Severity::Normal
+                    },
+                })
+            }
+            _ => None,
+        };
+        g.last_share_ms = share_age.get(k).map(|&a| (a, th.no_share.grade(a as f64)));
         g.spark_temperature = sp_temp.get(k).cloned().unwrap_or_default();
         g.spark_power = sp_power.get(k).cloned().unwrap_or_default();
         g.spark_hashrate = sp_rate.get(k).cloned().unwrap_or_default();
@@ -385,7 +583,7 @@ type SetField = fn(&mut Pool, f64);
 
 fn pools(db: &Db, at: i64, th: &Thresholds) -> anyhow::Result<Vec<Pool>> {
     let mut out: BTreeMap<(String, String, String), Pool> = BTreeMap::new();
-    let fields: [(&str, SetField); 3] = [
+    let fields: [(&str, SetField); 4] = [
         ("pool_hashrate_effective_hashes_per_second", |p, v| {
             p.effective = Some(v)
         }),
@@ -393,6 +591,11 @@ fn pools(db: &Db, at: i64, th: &Thresholds) -> anyhow::Result<Vec<Pool>> {
             p.reported = Some(v)
         }),
         (metric::BALANCE, |p, v| p.unpaid = Some(v)),
+        // `NoAcceptedShare`'s expression, in ms; graded below.
+        (
+            "(time() - pool_last_share_timestamp_seconds) * 1000",
+            |p, v| p.last_share_ms = Some((v.round() as i64, Severity::Normal)),
+        ),
     ];
     for (name, set) in fields {
         for s in vector(db, name, at)? {
@@ -406,6 +609,11 @@ fn pools(db: &Db, at: i64, th: &Thresholds) -> anyhow::Result<Vec<Pool>> {
                     ..Pool::default()
                 });
             set(p, s.sample.v);
+        }
+    }
+    for p in out.values_mut() {
+        if let Some((ms, sev)) = &mut p.last_share_ms {
+            *sev = th.no_share.grade(*ms as f64);
         }
     }
     // How long the balance has been flat: back to the last increase, over
@@ -507,8 +715,9 @@ fn alerts(db: &Db, at: i64) -> anyhow::Result<Vec<Alert>> {
 /// Gathers one frame from `db` (whose directory holds targets.json) at
 /// `at` with sparklines over `span`.
 pub fn gather(db: &Db, at: i64, span: Span, th: &Thresholds) -> anyhow::Result<Model> {
-    let mut gpus_all = gpus(db, &NVIDIA, at, span, th)?;
-    gpus_all.extend(gpus(db, &AMD, at, span, th)?);
+    let miners = MinerSeries::read(db, at, span, th)?;
+    let mut gpus_all = gpus(db, &NVIDIA, &miners, at, span, th)?;
+    gpus_all.extend(gpus(db, &AMD, &miners, at, span, th)?);
     let (health, targets_error) = match HealthFile::load(db.path()) {
         Ok(h) => (h, None),
         Err(e) => (Vec::new(), Some(e.to_string())),

@@ -3,6 +3,14 @@
 //! sparklines), and pool, target and alert panels; a terminal too small
 //! for that gets a short list of the key numbers instead.
 //!
+//! The card table's columns: GPU, name, state (the worst of the card's
+//! readings), hashrate, power, temp, fan, J/MH and the hashrate
+//! sparkline; from [`EXTRAS_WIDTH`] columns on also `mem` (memory
+//! junction °C), `bad` (stale + rejected + invalid shares over all in the
+//! last hour) and `share` (time since the last accepted share). Below
+//! that width those three are in the detail panel only (which always has
+//! them), and still count in the row's state.
+//!
 //! Colour comes only from a reading's [`Severity`] (graded by the
 //! configured thresholds in [`super::model`]): green, yellow, red. Every
 //! severity is also written out (`OK`/`WARN`/`CRIT`, `DOWN`, `FIRING`), so
@@ -21,11 +29,19 @@ use crate::cmd::stats::fmt_time;
 /// Below this the full layout does not fit; the compact list is drawn.
 pub const MIN_WIDTH: u16 = 72;
 pub const MIN_HEIGHT: u16 = 16;
-/// From this width on, each reading gets a bar beside its number.
+/// From this width on, the card table has the `mem`, `bad` and `share`
+/// columns.
+pub const EXTRAS_WIDTH: u16 = 100;
+/// From this width on, each reading gets a bar beside its number (with
+/// the extra columns, from this plus their width).
 const BARS_WIDTH: u16 = 112;
+/// Width of the `mem`, `bad` and `share` columns with their spacing.
+const EXTRAS_COLUMNS: u16 = 20;
 /// Full scale of the temperature bar, °C (a scale, not a threshold: the
 /// colour comes from the thresholds).
 const TEMP_SCALE: f64 = 100.0;
+/// Full scale of the memory temperature bar, °C: memory runs hotter.
+const MEMORY_TEMP_SCALE: f64 = 120.0;
 
 /// Colours on or off.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +116,16 @@ pub fn fmt_temp(t: f64) -> String {
 /// `55 %` from a ratio.
 pub fn fmt_fan(r: f64) -> String {
     format!("{:.0} %", r * 100.0)
+}
+
+/// A share ratio in percent: `1.2 %` below 10 %, `12 %` from there.
+pub fn fmt_pct(r: f64) -> String {
+    let p = r * 100.0;
+    if p < 10.0 {
+        format!("{p:.1} %")
+    } else {
+        format!("{p:.0} %")
+    }
 }
 
 /// `1.93` joules per megahash.
@@ -220,7 +246,8 @@ pub fn draw(f: &mut Frame<'_>, v: &View<'_>) {
     let m = v.model;
     let table_h = (m.gpus.len().max(1) as u16 + 3).min(area.height.saturating_sub(2 + 5));
     let rest = area.height.saturating_sub(2 + table_h);
-    let detail_h = if rest >= 6 + 6 { 6 } else { 0 };
+    // Five readings; the panels below keep at least 6 rows.
+    let detail_h = if rest >= 7 + 6 { 7 } else { 0 };
     let [header, table, detail, bottom, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(table_h),
@@ -288,9 +315,10 @@ fn reading(text: Option<String>, ratio: f64, sev: Severity, bars: bool, t: Theme
 
 fn draw_table(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     let (m, t) = (v.model, v.theme);
-    let bars = area.width >= BARS_WIDTH;
+    let extras = area.width >= EXTRAS_WIDTH;
+    let bars = area.width >= BARS_WIDTH + if extras { EXTRAS_COLUMNS } else { 0 };
     let bw = if bars { 6 } else { 0 };
-    let header = Row::new(vec![
+    let mut header = vec![
         Cell::from(""),
         Cell::from("GPU"),
         Cell::from("name"),
@@ -300,10 +328,8 @@ fn draw_table(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         Cell::from("temp"),
         Cell::from("fan"),
         Cell::from("J/MH"),
-        Cell::from(format!("hashrate {}", m.span.label())),
-    ])
-    .style(Style::default().add_modifier(Modifier::BOLD));
-    let widths = [
+    ];
+    let mut widths = vec![
         Constraint::Length(1),
         Constraint::Length(4),
         Constraint::Min(10),
@@ -313,11 +339,21 @@ fn draw_table(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         Constraint::Length(6 + bw),
         Constraint::Length(5 + bw),
         Constraint::Length(6),
-        Constraint::Fill(1),
     ];
+    if extras {
+        header.extend([Cell::from("mem"), Cell::from("bad"), Cell::from("share")]);
+        widths.extend([
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(5),
+        ]);
+    }
+    header.push(Cell::from(format!("hashrate {}", m.span.label())));
+    widths.push(Constraint::Fill(1));
+    let header = Row::new(header).style(Style::default().add_modifier(Modifier::BOLD));
     // The sparkline column's width, laid out as the table will (inside
     // the border, one column of spacing), for resampling.
-    let spark_w = Layout::horizontal(widths)
+    let spark_w = Layout::horizontal(widths.iter().copied())
         .spacing(1)
         .split(Block::bordered().inner(area))
         .last()
@@ -330,7 +366,7 @@ fn draw_table(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             _ => 0.0,
         };
         let sev = g.severity();
-        let row = Row::new(vec![
+        let mut cells = vec![
             Cell::from(if sel { ">" } else { " " }),
             Cell::from(gpu_label(g)),
             Cell::from(g.name.clone()),
@@ -367,8 +403,35 @@ fn draw_table(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                 t,
             ),
             Cell::from(g.joules_per_mh.map_or(MISSING.to_string(), fmt_jmh)),
-            Cell::from(spark_text(&g.spark_hashrate, spark_w)),
-        ]);
+        ];
+        if extras {
+            cells.extend([
+                reading(
+                    g.memory_temperature.map(|x| fmt_temp(x.value)),
+                    0.0,
+                    g.memory_temperature
+                        .map_or(Severity::Normal, |x| x.severity),
+                    false,
+                    t,
+                ),
+                reading(
+                    g.bad_shares.map(|x| fmt_pct(x.value)),
+                    0.0,
+                    g.bad_shares.map_or(Severity::Normal, |x| x.severity),
+                    false,
+                    t,
+                ),
+                reading(
+                    g.last_share_ms.map(|x| fmt_age(x.0)),
+                    0.0,
+                    g.last_share_ms.map_or(Severity::Normal, |x| x.1),
+                    false,
+                    t,
+                ),
+            ]);
+        }
+        cells.push(Cell::from(spark_text(&g.spark_hashrate, spark_w)));
+        let row = Row::new(cells);
         if sel {
             row.style(Style::default().add_modifier(Modifier::BOLD))
         } else {
@@ -407,7 +470,7 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
     f.render_widget(block, area);
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
-    let rows = Layout::vertical([Constraint::Length(1); 4]).split(left);
+    let rows = Layout::vertical([Constraint::Length(1); 5]).split(left);
     let gauge = |label: String, ratio: f64, sev: Severity| {
         let r = if ratio.is_finite() {
             ratio.clamp(0.0, 1.0)
@@ -454,10 +517,17 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
                 x.severity,
             )
         }),
+        g.memory_temperature.map(|x| {
+            (
+                format!("mem {}", fmt_temp(x.value)),
+                x.value / MEMORY_TEMP_SCALE,
+                x.severity,
+            )
+        }),
         g.fan
             .map(|x| (format!("fan {}", fmt_fan(x.value)), x.value, x.severity)),
     ];
-    // Labels padded to one width, so the four bars start in one column.
+    // Labels padded to one width, so the bars start in one column.
     let w = items
         .iter()
         .flatten()
@@ -466,7 +536,7 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         .unwrap_or(0)
         + 1;
     let items = items.map(|i| i.map(|(l, r, s)| (format!("{l:<w$}"), r, s)));
-    let names = ["hashrate", "power", "temp", "fan"];
+    let names = ["hashrate", "power", "temp", "mem", "fan"];
     for ((item, row), name) in items.into_iter().zip(rows.iter()).zip(names) {
         match item {
             Some((label, ratio, sev)) => f.render_widget(gauge(label, ratio, sev), *row),
@@ -476,7 +546,7 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             ),
         }
     }
-    let srows = Layout::vertical([Constraint::Length(1); 4]).split(right);
+    let srows = Layout::vertical([Constraint::Length(1); 5]).split(right);
     f.render_widget(
         Paragraph::new(format!("last {}", v.model.span.label())).style(t.dim()),
         srows[0],
@@ -494,6 +564,9 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
         ),
         ("power   ", &g.spark_power, g.power.map(|x| x.severity)),
     ];
+    if let Some(row) = srows.get(4) {
+        f.render_widget(Paragraph::new(shares_line(g, t)), *row);
+    }
     for ((name, data, sev), row) in sparks.into_iter().zip(srows.iter().skip(1)) {
         let [l, r] = Layout::horizontal([Constraint::Length(9), Constraint::Fill(1)]).areas(*row);
         f.render_widget(Paragraph::new(name), l);
@@ -506,6 +579,24 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             r,
         );
     }
+}
+
+/// `bad 1.2 % of 340  last share 3m ago`, each part in its colour.
+fn shares_line(g: &Gpu, t: Theme) -> Line<'static> {
+    let bad = match (g.bad_shares, g.shares_1h) {
+        (Some(b), Some(n)) => TSpan::styled(
+            format!("bad {} of {n:.0}", fmt_pct(b.value)),
+            t.severity(b.severity),
+        ),
+        _ => TSpan::styled(format!("bad {MISSING}"), t.dim()),
+    };
+    let last = match g.last_share_ms {
+        Some((ms, sev)) => {
+            TSpan::styled(format!("last share {} ago", fmt_age(ms)), t.severity(sev))
+        }
+        None => TSpan::styled(format!("last share {MISSING}"), t.dim()),
+    };
+    Line::from(vec![bad, TSpan::raw("  "), last])
 }
 
 fn draw_pools(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
@@ -534,6 +625,12 @@ fn draw_pools(f: &mut Frame<'_>, area: Rect, v: &View<'_>) {
             ),
             t.severity(sev),
         ));
+        if let Some((ms, sev)) = p.last_share_ms {
+            lines.push(Line::styled(
+                format!(" last share {} ago", fmt_age(ms)),
+                t.severity(sev),
+            ));
+        }
     }
     if lines.is_empty() {
         lines.push(Line::styled("no pool series", t.dim()));

@@ -85,7 +85,7 @@ fn fmt_num(v: f64) -> String {
 }
 
 /// Shares in the last hour below which `BadSharesHigh` stays quiet.
-const MIN_SHARES: u32 = 20;
+pub const MIN_SHARES: u32 = 20;
 
 const GPU: &str = "{{ $labels.instance }} GPU {{ or $labels.uuid $labels.card $labels.gpu }}";
 
@@ -102,6 +102,19 @@ fn shares_sum(kinds: &[&str]) -> String {
         })
         .collect();
     format!("sum without (kind) ({})", parts.join(" or "))
+}
+
+/// Stale, rejected and invalid shares of the last hour, per miner series
+/// (per GPU): `BadSharesHigh`'s numerator, for readers (`dash`) that must
+/// agree with the rule.
+pub fn bad_shares_1h() -> String {
+    shares_sum(&["stale", "rejected", "invalid"])
+}
+
+/// All shares of the last hour, per miner series: `BadSharesHigh`'s
+/// denominator.
+pub fn all_shares_1h() -> String {
+    shares_sum(&["accepted", "stale", "rejected", "invalid"])
 }
 
 /// The default rules for `t`.
@@ -203,8 +216,8 @@ pub fn rules(t: &Thresholds) -> Vec<AlertRule> {
         );
         out.push(rule(&spec, sev, expr));
     }
-    let bad = shares_sum(&["stale", "rejected", "invalid"]);
-    let all = shares_sum(&["accepted", "stale", "rejected", "invalid"]);
+    let bad = bad_shares_1h();
+    let all = all_shares_1h();
     both(
         &mut out,
         &t.bad_shares,

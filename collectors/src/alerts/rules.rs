@@ -7,7 +7,7 @@
 //! disable = ["GpuFanHigh"]         # rules left out, by alert name [default: none]
 //! rule_files = ["rules.yml"]       # Prometheus rule files, relative to this file
 //! interval = "1m"                  # how often `collect` evaluates [default: 1m]
-//! external_labels = { rig = "rig1" }  # $externalLabels in templates
+//! external_labels = { rig = "rig1" }  # on every notified alert (the alert's own win); $externalLabels in templates
 //!
 //! [[alert]]
 //! name = "RigPowerHigh"
@@ -131,7 +131,8 @@ pub struct AlertingConfig {
     /// Evaluation interval of `collect`, ms; also of rule-file groups
     /// without their own.
     pub interval_ms: i64,
-    /// `$externalLabels` of templates.
+    /// `$externalLabels` of templates, and added to the labels of alerts
+    /// sent to receivers (see [`crate::alerts::notify`]).
     pub external_labels: BTreeMap<String, String>,
     /// The `[[alert]]` rules.
     pub rules: Vec<AlertRule>,

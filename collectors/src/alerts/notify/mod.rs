@@ -36,6 +36,30 @@
 //! delivered and retries what it could not. Such a run calls
 //! [`Notifier::flush`] before it exits.
 //!
+//! One notifier at a time keeps a state directory: [`Notifier::new`] takes
+//! an exclusive lock on `<db>/notify/LOCK` before it reads the state, and
+//! it is let go when the notifier and its last delivery are done (or the
+//! process dies). A second one waits for it up to [`Options::lock_wait`]
+//! (5 s), then fails with [`NotifyError::Locked`] instead of sending what
+//! the first sends too. In the `minetsdb` binary the database's writer
+//! lock already decides who notifies (only the process holding it builds
+//! a notifier: `collect`, or `alerts` when no `collect` holds the db); this
+//! lock covers the moment after a process closes the database while a
+//! delivery of its own still runs, and other programs using this crate.
+//!
+//! # External labels
+//!
+//! `[alerting] external_labels` (say `{ rig = "rig1" }`) are added to the
+//! labels of every alert a receiver gets, as Prometheus adds its external
+//! labels to the alerts it sends to an Alertmanager; a label the alert
+//! already has wins. They are added before anything else looks at the
+//! labels, so a receiver's `match` and `severity` filters see them, a
+//! command finds them in `MINETSDB_ALERT_LABELS`, `MINETSDB_ALERT_LABEL_<NAME>`
+//! and `MINETSDB_ALERT_JSON`, a webhook in each alert's `labels`, and they
+//! are part of an alert's identity in the delivery state (changing them
+//! makes every alert new, as it does in an Alertmanager). The `ALERTS`
+//! series stored in the database do not carry them, as in Prometheus.
+//!
 //! # What a command gets
 //!
 //! One run per notification, with stdin and stdout on /dev/null (stderr is
@@ -48,7 +72,7 @@
 //! | `MINETSDB_ALERT_NAME` | the `alertname` label |
 //! | `MINETSDB_ALERT_STATE` | `firing` or `resolved` |
 //! | `MINETSDB_ALERT_SEVERITY` | the `severity` label, or empty |
-//! | `MINETSDB_ALERT_LABELS` | all labels, `{alertname="GpuHot", gpu="0"}` |
+//! | `MINETSDB_ALERT_LABELS` | all labels (external labels included), `{alertname="GpuHot", gpu="0"}` |
 //! | `MINETSDB_ALERT_LABEL_<NAME>` | each label; the name in upper case, other than A-Z 0-9 as `_` |
 //! | `MINETSDB_ALERT_ANNOTATION_<NAME>` | each annotation, named likewise |
 //! | `MINETSDB_ALERT_SUMMARY` | the `summary` annotation, or empty |
@@ -91,6 +115,8 @@ pub const DEFAULT_RESEND_DELAY_MS: i64 = 60_000;
 pub const QUEUE_CAPACITY: usize = 64;
 /// Alerts per webhook request (Prometheus' notifier batches 64).
 pub const WEBHOOK_BATCH: usize = 64;
+/// [`Options::lock_wait`] by default.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(5);
 /// An alert that no evaluation has mentioned for this long is forgotten.
 const FORGET_AFTER_MS: i64 = 24 * 3_600_000;
 
@@ -100,6 +126,15 @@ pub type Report = Arc<dyn Fn(&str) + Send + Sync>;
 /// Why a notifier could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
+    /// Another notifier (another process, or one of this process not yet
+    /// ended) keeps the state: only one may notify. See [`state::lock`].
+    #[error("notification state {}: in use by pid {pid}; it notifies, this one does not", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// The holder, as it wrote itself into the file (0 if unknown).
+        pid: u32,
+    },
     /// The state directory or file could not be created, read or written.
     #[error("notification state {}: {what}", path.display())]
     State {
@@ -121,6 +156,14 @@ pub struct Options {
     /// `generatorURL` of webhook alerts (a link back to the rig's page);
     /// left out when `None`.
     pub generator_url: Option<String>,
+    /// `[alerting] external_labels`: added to each alert's labels before
+    /// anything else looks at them, a label the alert has already winning.
+    pub external_labels: BTreeMap<String, String>,
+    /// How long [`Notifier::new`] waits for another notifier of the same
+    /// state directory to let go before it fails with
+    /// [`NotifyError::Locked`]: long enough for a process that just closed
+    /// the database to end its last delivery and exit.
+    pub lock_wait: Duration,
     /// Where failures are reported.
     pub report: Report,
 }
@@ -131,6 +174,8 @@ impl Default for Options {
             eval_interval_ms: 60_000,
             resend_delay_ms: DEFAULT_RESEND_DELAY_MS,
             generator_url: None,
+            external_labels: BTreeMap::new(),
+            lock_wait: DEFAULT_LOCK_WAIT,
             report: Arc::new(|m: &str| eprintln!("minetsdb: {m}")),
         }
     }
@@ -142,6 +187,8 @@ impl std::fmt::Debug for Options {
             .field("eval_interval_ms", &self.eval_interval_ms)
             .field("resend_delay_ms", &self.resend_delay_ms)
             .field("generator_url", &self.generator_url)
+            .field("external_labels", &self.external_labels)
+            .field("lock_wait", &self.lock_wait)
             .finish_non_exhaustive()
     }
 }
@@ -185,6 +232,9 @@ struct Inner {
 }
 
 struct Shared {
+    /// `<state dir>/LOCK`, held while anything of this notifier may still
+    /// send or write the state: dropped with the last worker thread.
+    _lock: std::fs::File,
     inner: Mutex<Inner>,
     idle: Condvar,
     /// The generation last written.
@@ -243,6 +293,9 @@ impl Notifier {
             path: state_dir.to_path_buf(),
             what: e.to_string(),
         })?;
+        // Before the state is read: a second notifier would read what the
+        // first is about to change, and both would send.
+        let lock = state::lock(state_dir, opts.lock_wait)?;
         let path = state_dir.join(state::FILE_NAME);
         let mut file = match StateFile::load(&path) {
             Ok(f) => f,
@@ -254,6 +307,7 @@ impl Notifier {
         file.receivers
             .retain(|name, _| receivers.iter().any(|r| &r.name == name));
         let shared = Arc::new(Shared {
+            _lock: lock,
             inner: Mutex::new(Inner {
                 file,
                 in_flight: HashSet::new(),
@@ -303,6 +357,17 @@ impl Notifier {
     /// is due and returns at once. Returns how many notifications were
     /// queued (a webhook request of several alerts counts each).
     pub fn update(&self, alerts: &[Alert], now_ms: i64) -> usize {
+        let external = &self.shared.opts.external_labels;
+        let labelled: Vec<Alert>;
+        let alerts = if external.is_empty() {
+            alerts
+        } else {
+            labelled = alerts
+                .iter()
+                .map(|a| with_external_labels(a, external))
+                .collect();
+            &labelled
+        };
         let mut queued = 0;
         let mut inner = self.shared.lock();
         let current: Vec<(String, &Alert)> = alerts
@@ -494,8 +559,25 @@ impl Drop for Notifier {
         for pgid in children {
             command::kill_group(pgid);
         }
-        // Workers end once their current delivery does; not waited for.
-        self.workers.clear();
+        // Workers end once their current delivery does (what is queued
+        // behind it ends at once: `closing`). They hold the state lock, so
+        // wait for them, as long as one delivery may take; one still under
+        // way then is left running and keeps the lock until it ends.
+        let longest = self
+            .receivers
+            .iter()
+            .map(|r| r.timeout_ms.max(0).unsigned_abs())
+            .max()
+            .unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_millis(longest + 1000);
+        while self.workers.iter().any(|w| !w.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        for w in self.workers.drain(..) {
+            if w.is_finished() {
+                let _ = w.join();
+            }
+        }
     }
 }
 
@@ -607,6 +689,22 @@ fn deliver(shared: &Shared, ri: usize, r: &Receiver, job: Job) {
     if !shared.closing.load(Ordering::SeqCst) {
         shared.persist(generation, &bytes);
     }
+}
+
+/// `a` with each of `external` added unless it has a label of that name
+/// already (with a value: Prometheus treats an empty label as none), as
+/// Prometheus' notifier does to alerts it sends to an Alertmanager.
+pub fn with_external_labels(a: &Alert, external: &BTreeMap<String, String>) -> Alert {
+    let mut a = a.clone();
+    for (k, v) in external {
+        match a.labels.get(k) {
+            Some(have) if !have.is_empty() => {}
+            _ => {
+                a.labels.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    a
 }
 
 /// Labels as Prometheus prints them: `{a="b", c="d"}`, values escaped.

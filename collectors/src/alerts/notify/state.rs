@@ -7,8 +7,9 @@
 //! costs is one repeated notification.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -87,6 +88,51 @@ impl StateFile {
     }
 }
 
+/// The lock file's name inside the state directory.
+pub const LOCK_NAME: &str = "LOCK";
+
+/// Takes the exclusive lock of the state directory `dir`, waiting up to
+/// `wait` for a holder to let go: an `flock` on `<dir>/LOCK`, released
+/// when the returned file is closed or the process dies (so a killed
+/// notifier never leaves a stale lock). The file records the holder's
+/// pid, for the error a second one gets.
+pub fn lock(dir: &Path, wait: Duration) -> Result<std::fs::File, NotifyError> {
+    let path = dir.join(LOCK_NAME);
+    let err = |what: String| NotifyError::State {
+        path: path.clone(),
+        what,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| err(e.to_string()))?;
+    let deadline = Instant::now() + wait;
+    loop {
+        match f.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut s = String::new();
+                let _ = f.read_to_string(&mut s);
+                return Err(NotifyError::Locked {
+                    pid: s.trim().parse().unwrap_or(0),
+                    path,
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(err(format!("locking: {e}"))),
+        }
+    }
+    f.set_len(0).map_err(|e| err(e.to_string()))?;
+    f.seek(SeekFrom::Start(0)).map_err(|e| err(e.to_string()))?;
+    writeln!(f, "{}", std::process::id()).map_err(|e| err(e.to_string()))?;
+    Ok(f)
+}
+
 /// Replaces `path` by `bytes` atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NotifyError> {
     let tmp: PathBuf = path.with_extension("json.tmp");
@@ -135,5 +181,29 @@ mod tests {
         std::fs::write(&path, b"{\"receivers\": 3").unwrap();
         let e = StateFile::load(&path).unwrap_err().to_string();
         assert!(e.contains("state.json"), "{e}");
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_with_the_holders_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(dir.path(), Duration::ZERO).unwrap();
+        let t = Instant::now();
+        match lock(dir.path(), Duration::from_millis(100)) {
+            Err(NotifyError::Locked { pid, path }) => {
+                assert_eq!(pid, std::process::id());
+                assert_eq!(path, dir.path().join(LOCK_NAME));
+            }
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        assert!(t.elapsed() >= Duration::from_millis(100), "waited");
+        // Let go while the next one waits: it gets the lock.
+        let waiter = {
+            let d = dir.path().to_path_buf();
+            std::thread::spawn(move || lock(&d, Duration::from_secs(10)).map(drop))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        drop(held);
+        assert!(waiter.join().unwrap().is_ok());
+        assert!(lock(dir.path(), Duration::ZERO).is_ok());
     }
 }
