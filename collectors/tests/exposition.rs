@@ -21,6 +21,10 @@ struct Parsed {
 }
 
 fn parse_with(text: &[u8], opts: Options) -> Parsed {
+    parse_reader(text, opts)
+}
+
+fn parse_reader(text: impl std::io::BufRead, opts: Options) -> Parsed {
     let mut out = Parsed::default();
     let mut p = Parser::new(text, opts);
     for item in p.by_ref() {
@@ -874,4 +878,76 @@ fn expo_throughput() {
         n as f64 / start.elapsed().as_secs_f64() / 1e6
     );
     assert_eq!(again, export);
+}
+
+/// `_created` samples of counters are skipped on every line, also when the
+/// series text repeats (the cached path), and only those: names that merely
+/// start with `<family>_created`, and `_created` of a gauge, are samples.
+#[test]
+fn created_skipped_on_repeated_lines_and_only_there() {
+    let mut text = String::from("# TYPE jobs counter\n");
+    for i in 0..3 {
+        let t = 1000 + i;
+        text.push_str(&format!(
+            "jobs_total{{a=\"1\"}} {i} {t}\njobs_created{{a=\"1\"}} 5 {t}\njobs_created 5 {t}\n\
+             jobs_created_at{{a=\"1\"}} 6 {t}\njobs_createdx 7 {t}\njobs_created:x 8 {t}\n"
+        ));
+    }
+    text.push_str("# TYPE temp gauge\n");
+    for i in 0..3 {
+        text.push_str(&format!("temp_created{{a=\"1\"}} {i} {}\n", 2000 + i));
+    }
+    text.push_str("# EOF\n");
+    let p = parse(&text, Format::OpenMetrics);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let names: Vec<String> = p
+        .samples
+        .iter()
+        .map(|s| s.0.metric_name().to_string())
+        .collect();
+    for (name, n) in [
+        ("jobs_total", 3),
+        ("jobs_created", 0),
+        ("jobs_created_at", 3),
+        ("jobs_createdx", 3),
+        ("jobs_created:x", 3),
+        ("temp_created", 3),
+    ] {
+        assert_eq!(
+            names.iter().filter(|x| *x == name).count(),
+            n,
+            "{name}: {names:?}"
+        );
+    }
+}
+
+/// Lines are parsed in the reader's buffer when whole there and gathered
+/// when they cross its end: any buffer size reads the same, errors and
+/// their line numbers included.
+#[test]
+fn any_read_buffer_size_reads_the_same() {
+    let mut bad = fixture("node_exporter.prom");
+    bad.extend_from_slice(b"broken{ 1\nafter_bad 2 3\nno_newline_at_end 4 5");
+    for (name, text) in [
+        ("openmetrics.txt", fixture("openmetrics.txt")),
+        (
+            "nvidia_gpu_exporter.prom",
+            fixture("nvidia_gpu_exporter.prom"),
+        ),
+        ("node_exporter.prom + bad lines", bad),
+    ] {
+        let want = parse_with(&text, Options::default());
+        assert!(!want.samples.is_empty(), "{name}");
+        for cap in [1, 2, 7, 100, 4096] {
+            let got = parse_reader(
+                std::io::BufReader::with_capacity(cap, &text[..]),
+                Options::default(),
+            );
+            assert_eq!(
+                format!("{:?}", (&got.samples, &got.errors, got.eof, got.format)),
+                format!("{:?}", (&want.samples, &want.errors, want.eof, want.format)),
+                "{name}, buffer of {cap}"
+            );
+        }
+    }
 }

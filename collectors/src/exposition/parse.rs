@@ -52,7 +52,8 @@ enum State {
 /// assert_eq!((samples, errors), (1, 1));
 /// ```
 pub struct Parser<R> {
-    r: R,
+    /// `None` only while [`Self::next_keyed`] holds it.
+    r: Option<R>,
     opts: Options,
     mode: Mode,
     state: State,
@@ -83,7 +84,7 @@ impl<R: BufRead> Parser<R> {
             Format::OpenMetrics => Mode::OpenMetrics,
         };
         Parser {
-            r,
+            r: Some(r),
             opts,
             mode,
             state: State::Reading,
@@ -340,15 +341,11 @@ impl<R: BufRead> Parser<R> {
             Err(f) => return Err(self.err(end + f.at + 1, f.what)),
         };
         let (t, v) = self.time_value(&tail, end)?;
-        if self.mode == Mode::OpenMetrics && !self.opts.keep_created {
-            let series = raw.get(ns..end).unwrap_or_default();
-            let name = series
-                .get(..lex::metric_name_end(series, 0))
-                .unwrap_or_default();
-            // The cached text was valid UTF-8, and a name is ASCII.
-            if self.skip_created(std::str::from_utf8(name).unwrap_or_default()) {
-                return Ok(None);
-            }
+        if self.mode == Mode::OpenMetrics
+            && !self.opts.keep_created
+            && self.names_created(raw.get(ns..end).unwrap_or_default())
+        {
+            return Ok(None);
         }
         if self.last != Some(key) {
             self.last_key.clear();
@@ -418,6 +415,22 @@ impl<R: BufRead> Parser<R> {
     /// summaries are skipped unless asked for.
     fn skip_created(&self, name: &str) -> bool {
         self.mode == Mode::OpenMetrics && !self.opts.keep_created && self.is_created(name)
+    }
+
+    /// [`Self::is_created`] of the name `series` (accepted series text)
+    /// starts with, without scanning for where the name ends: this runs
+    /// for every cached sample line of an OpenMetrics file.
+    fn names_created(&self, series: &[u8]) -> bool {
+        matches!(
+            self.family_type,
+            MetricType::Counter | MetricType::Histogram | MetricType::Summary
+        ) && series
+            .strip_prefix(self.family.as_bytes())
+            .and_then(|r| r.strip_prefix(b"_created"))
+            // The name ends here: what follows is no name character.
+            .is_some_and(|r| {
+                lex::metric_name_end(r, 0) == 0 && !r.first().is_some_and(u8::is_ascii_digit)
+            })
     }
 
     fn is_created(&self, name: &str) -> bool {
@@ -509,16 +522,22 @@ impl<R: BufRead> Parser<R> {
         if let Some(q) = self.queued.take() {
             return Some(q);
         }
+        // The reader is out of `self` while a line is parsed in its buffer.
+        let mut r = self.r.take()?;
+        let out = self.next_from(&mut r);
+        self.r = Some(r);
+        out
+    }
+
+    fn next_from(&mut self, r: &mut R) -> Option<Result<Keyed, Error>> {
         loop {
             if self.state == State::Done {
                 return None;
             }
-            let mut buf = std::mem::take(&mut self.buf);
-            buf.clear();
-            let n = match self.r.read_until(b'\n', &mut buf) {
-                Ok(n) => n,
+            let avail = match r.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(source) => {
-                    self.buf = buf;
                     self.state = State::Done;
                     return Some(Err(Error::Io {
                         line: self.line + 1,
@@ -526,14 +545,37 @@ impl<R: BufRead> Parser<R> {
                     }));
                 }
             };
-            if n == 0 {
-                self.buf = buf;
+            if avail.is_empty() {
                 return self.end_of_input();
             }
-            self.line += 1;
-            let r = self.line_of(&buf);
-            self.buf = buf;
-            match r {
+            let parsed = match memchr::memchr(b'\n', avail) {
+                // A whole line in the reader's buffer is parsed where it
+                // lies, not copied.
+                Some(nl) => {
+                    self.line += 1;
+                    let parsed = self.line_of(&avail[..=nl]);
+                    r.consume(nl + 1);
+                    parsed
+                }
+                // A line across the buffer's end is gathered first.
+                None => {
+                    let mut buf = std::mem::take(&mut self.buf);
+                    buf.clear();
+                    if let Err(source) = r.read_until(b'\n', &mut buf) {
+                        self.buf = buf;
+                        self.state = State::Done;
+                        return Some(Err(Error::Io {
+                            line: self.line + 1,
+                            source,
+                        }));
+                    }
+                    self.line += 1;
+                    let parsed = self.line_of(&buf);
+                    self.buf = buf;
+                    parsed
+                }
+            };
+            match parsed {
                 Ok(None) => continue,
                 Ok(Some(item)) => return Some(Ok(item)),
                 Err(e) => return Some(Err(e)),
