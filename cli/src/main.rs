@@ -39,6 +39,7 @@ fn stdout_failed(e: std::io::Error) -> ! {
     std::process::exit(1);
 }
 
+mod cards;
 mod cmd;
 mod dash;
 mod duration;

@@ -556,3 +556,184 @@ fn bad_config_names_file_line_and_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:3:17"), "{err}");
 }
+
+/// AMD cards are reported like NVIDIA ones: the same readings on an AMD
+/// card (amdgpu's power and edge temperature, hashrate from a miner that
+/// names the card by PCI address, as lolMiner does), on an NVIDIA card
+/// whose miner names it by uuid (the hand-checked path above), and on one
+/// whose miner names it by PCI address only (GMiner), give the same row.
+/// A miner series naming its card by its own device index (TeamRedMiner)
+/// joins no card: that card shows no hashrate rather than a guess.
+#[test]
+fn amd_cards_and_pci_joined_miners_report_like_uuid_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    {
+        let db = Db::open(&dir, Options::default()).unwrap();
+        let all = |f: &dyn Fn(i64) -> f64| (0..N).map(|k| (k, f(k))).collect::<Vec<_>>();
+        let power = all(&|k| if k < 12 { 150.0 } else { 170.0 });
+        let hashrate = all(&|k| if k == 15 { 0.0 } else { 6e7 });
+        let shares = all(&|k| k as f64);
+        let temp = all(&|k| 55.0 + (k % 5) as f64);
+        // The AMD card, its miner by PCI address in nvidia-smi's form.
+        let c = [("instance", "rig2"), ("card", "card0")];
+        put(
+            &db,
+            "amdgpu_gpu_info",
+            &[
+                ("instance", "rig2"),
+                ("card", "card0"),
+                ("name", "Radeon RX 6800"),
+                ("pci_bus_id", "0000:03:00.0"),
+            ],
+            &all(&|_| 1.0),
+        );
+        put(&db, "amdgpu_power_draw_watts", &c, &power);
+        put(&db, "amdgpu_power_limit_watts", &c, &all(&|_| 180.0));
+        put(
+            &db,
+            "amdgpu_temperature_celsius",
+            &[("instance", "rig2"), ("card", "card0"), ("sensor", "edge")],
+            &temp,
+        );
+        put(
+            &db,
+            "amdgpu_temperature_celsius",
+            &[
+                ("instance", "rig2"),
+                ("card", "card0"),
+                ("sensor", "junction"),
+            ],
+            &all(&|_| 95.0),
+        );
+        let lol = [
+            ("instance", "rig2"),
+            ("miner", "lolminer"),
+            ("pci_bus_id", "00000000:03:00.0"),
+        ];
+        put(&db, "miner_hashrate_hashes_per_second", &lol, &hashrate);
+        put(&db, "miner_shares_accepted_total", &lol, &shares);
+        // A second AMD card that only TeamRedMiner's device index names.
+        let c1 = [("instance", "rig2"), ("card", "card1")];
+        put(
+            &db,
+            "amdgpu_gpu_info",
+            &[
+                ("instance", "rig2"),
+                ("card", "card1"),
+                ("name", "Radeon RX 580"),
+                ("pci_bus_id", "0000:04:00.0"),
+            ],
+            &all(&|_| 1.0),
+        );
+        put(&db, "amdgpu_power_draw_watts", &c1, &power);
+        let trm = [
+            ("instance", "rig2"),
+            ("miner", "teamredminer"),
+            ("gpu", "1"),
+        ];
+        put(&db, "miner_hashrate_hashes_per_second", &trm, &hashrate);
+        // NVIDIA, miner by uuid.
+        for (rig, miner_labels) in [
+            (
+                "rig3",
+                vec![("instance", "rig3"), ("miner", "trex"), ("uuid", "GPU-D")],
+            ),
+            (
+                "rig4",
+                vec![
+                    ("instance", "rig4"),
+                    ("miner", "gminer"),
+                    ("pci_bus_id", "00000000:05:00.0"),
+                ],
+            ),
+        ] {
+            let uuid = if rig == "rig3" { "GPU-D" } else { "GPU-E" };
+            let g = [
+                ("instance", rig),
+                ("uuid", uuid),
+                ("name", "NVIDIA GeForce RTX 3070"),
+            ];
+            put(
+                &db,
+                "nvidia_smi_gpu_info",
+                &[
+                    ("instance", rig),
+                    ("uuid", uuid),
+                    ("name", "NVIDIA GeForce RTX 3070"),
+                    ("pci_bus_id", "00000000:05:00.0"),
+                ],
+                &all(&|_| 1.0),
+            );
+            put(&db, "nvidia_smi_power_draw_watts", &g, &power);
+            put(
+                &db,
+                "nvidia_smi_enforced_power_limit_watts",
+                &g,
+                &all(&|_| 180.0),
+            );
+            put(&db, "nvidia_smi_temperature_gpu", &g, &temp);
+            put(
+                &db,
+                "miner_hashrate_hashes_per_second",
+                &miner_labels,
+                &hashrate,
+            );
+            put(&db, "miner_shares_accepted_total", &miner_labels, &shares);
+        }
+    }
+    let e = Env {
+        dir: tmp.path().to_path_buf(),
+        db: dir,
+        _tmp: tmp,
+    };
+    let rows = csv(&run(&e, Some(FLAT), &["--format", "csv"], None));
+    let by_id = |id: &str| {
+        rows.values()
+            .find(|r| r["uuid"] == id)
+            .unwrap_or_else(|| panic!("no card {id}: {rows:?}"))
+            .clone()
+    };
+    let (amd, trm, d, gm) = (
+        by_id("card0"),
+        by_id("card1"),
+        by_id("GPU-D"),
+        by_id("GPU-E"),
+    );
+    assert_eq!(amd["name"], "Radeon RX 6800");
+    assert!(
+        !d["hashrate_hs"].is_empty() && !d["cost"].is_empty(),
+        "{d:?}"
+    );
+    close(&amd["temp_max_c"], 59.0, "edge sensor, not junction");
+    for (what, row) in [("AMD by PCI", &amd), ("NVIDIA by PCI", &gm)] {
+        for (k, v) in &d {
+            if !matches!(k.as_str(), "row" | "instance" | "uuid" | "name") {
+                assert_eq!(&row[k], v, "{what}: {k}");
+            }
+        }
+    }
+    assert_eq!(
+        (
+            trm["hashrate_hs"].as_str(),
+            trm["hashes_per_joule"].as_str()
+        ),
+        ("0", ""),
+        "{trm:?}"
+    );
+    assert!(!trm["gpu_kwh"].is_empty(), "{trm:?}");
+
+    // Tuning finds the AMD card's limit the same way.
+    let s = run(&e, Some(FLAT), &["--tuning", "--format", "json"], None);
+    let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+    let cards = v["cards"].as_array().unwrap();
+    let settings = |id: &str| {
+        cards
+            .iter()
+            .find(|c| c["uuid"] == id)
+            .map(|c| c["settings"].clone())
+            .unwrap_or_else(|| panic!("no tuning for {id}: {s}"))
+    };
+    assert_eq!(settings("card0"), settings("GPU-D"));
+    assert_eq!(settings("card0")[0]["limit_w"], 180.0);
+}

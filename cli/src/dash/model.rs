@@ -2,14 +2,7 @@
 //! one instant into plain structs, independent of rendering (so the view
 //! can be tested from a hand-built [`Model`] and the data from a real db).
 //!
-//! Cards are NVIDIA series by `(instance, uuid)` and AMD cards by
-//! `(instance, card)`. A miner's per-GPU series joins its card by `uuid`
-//! where it has one (T-Rex, the simulator), else by its PCI address
-//! (`pci_bus_id`: GMiner, lolMiner, on either vendor) matched to the
-//! `pci_bus_id` of `nvidia_smi_gpu_info` or `amdgpu_gpu_info`; a miner
-//! series with neither (TeamRedMiner's cgminer API gives only its own
-//! device index, which is not the DRM card number) joins no card, and the
-//! card shows no hashrate rather than a guess.
+//! Cards and how miner series join them: see [`crate::cards`].
 //!
 //! The share readings are the default alert rules' (see
 //! `minetsdb_collectors::alerts::defaults`), so what shows red here is
@@ -32,8 +25,8 @@ use minetsdb::{Db, Matcher, Sample};
 use minetsdb_collectors::alerts::defaults;
 use minetsdb_collectors::config::thresholds::{Severity, Thresholds};
 use minetsdb_collectors::health::{HealthFile, TargetHealth};
-use minetsdb_collectors::miner::normalize_pci_hex;
 
+use crate::cards::{Join, Key, Vendor, AMD, NVIDIA};
 use crate::report::{joules_per_mh, metric};
 
 /// Points per sparkline: about the widest a sparkline gets on screen.
@@ -208,32 +201,6 @@ pub struct Model {
     pub alerts: Vec<Alert>,
 }
 
-type Key = (String, String);
-
-/// How a series names its card: by the vendor's own id label (`uuid`,
-/// `card`) when it has it, else by its PCI address, which miners put on
-/// their per-GPU series (`pci_bus_id`, nvidia-smi's form) and both card
-/// info series carry (NVIDIA in that form, amdgpu as sysfs writes it,
-/// `0000:03:00.0`): both are normalised before they are compared.
-struct Join {
-    id: &'static str,
-    /// `(instance, normalised PCI address)` -> the card's id.
-    by_pci: BTreeMap<(String, String), String>,
-}
-
-impl Join {
-    /// The card of a series whose labels `get` reads.
-    fn key<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> Option<Key> {
-        let instance = get("instance")?;
-        if let Some(id) = get(self.id) {
-            return Some((instance.to_string(), id.to_string()));
-        }
-        let pci = normalize_pci_hex(get("pci_bus_id")?)?;
-        let id = self.by_pci.get(&(instance.to_string(), pci))?;
-        Some((instance.to_string(), id.clone()))
-    }
-}
-
 fn vector(db: &Db, expr: &str, at: i64) -> anyhow::Result<Vector> {
     match db
         .query_instant(expr, at)
@@ -379,39 +346,6 @@ impl MinerSeries {
     }
 }
 
-/// The series names of one card vendor.
-struct Vendor {
-    id: &'static str,
-    info: &'static str,
-    /// Label of the info series that numbers the card.
-    index: &'static str,
-    temp: &'static str,
-    fan: &'static str,
-    power: &'static str,
-    limit: &'static str,
-}
-
-const NVIDIA: Vendor = Vendor {
-    id: "uuid",
-    info: "nvidia_smi_gpu_info",
-    index: "index",
-    temp: metric::TEMP,
-    fan: "nvidia_smi_fan_speed_ratio",
-    power: metric::POWER,
-    limit: metric::LIMIT,
-};
-
-/// amdgpu's edge sensor is what NVML reports as the GPU temperature.
-const AMD: Vendor = Vendor {
-    id: "card",
-    info: "amdgpu_gpu_info",
-    index: "card",
-    temp: "amdgpu_temperature_celsius{sensor=\"edge\"}",
-    fan: "amdgpu_fan_pwm_ratio",
-    power: "amdgpu_power_draw_watts",
-    limit: "amdgpu_power_limit_watts",
-};
-
 fn gpus(
     db: &Db,
     v: &Vendor,
@@ -431,19 +365,14 @@ fn gpus(
     // Names, numbers and PCI addresses: the info series, else any
     // series' `name`.
     let info = vector(db, &format!("last_over_time({}[1d])", v.info), at)?;
-    let mut join = Join {
-        id: v.id,
-        by_pci: BTreeMap::new(),
-    };
+    let mut join = Join::new(&[v.id]);
     for s in &info {
         let m = &s.metric;
         let (Some(instance), Some(id)) = (m.get("instance"), m.get(v.id)) else {
             continue;
         };
         let k: Key = (instance.to_string(), id.to_string());
-        if let Some(pci) = m.get("pci_bus_id").and_then(normalize_pci_hex) {
-            join.by_pci.insert((k.0.clone(), pci), k.1.clone());
-        }
+        join.add_card(&k, m.get("pci_bus_id"));
         let mut g = card(&k);
         g.name = m.get("name").unwrap_or("").to_string();
         g.index = m.get(v.index).map(str::to_string);

@@ -7,6 +7,10 @@
 //! interval) not counted as up. [`tuning`] groups the same samples by the
 //! power limit in effect. [`render`] prints either as a table, CSV or JSON.
 //!
+//! Cards are NVIDIA's (`nvidia_smi_*`, by uuid) and AMD's (`amdgpu_*`, by
+//! card; temperature is the edge sensor); miner series join them by uuid
+//! or PCI address ([`crate::cards`]).
+//!
 //! What each figure is:
 //! - uptime: time covered by the card's power readings, over the period;
 //!   mining: the part of it with a hashrate above zero;
@@ -38,6 +42,8 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use minetsdb::{Db, Matcher, Sample};
 use minetsdb_collectors::config::costs::{Costs, PriceSource, HOURS_PER_WEEK};
+
+use crate::cards::{Join, Vendor, AMD, NVIDIA, VENDORS};
 
 use tariff::Hourly;
 
@@ -82,6 +88,7 @@ impl EnergySource {
 #[derive(Debug, Clone)]
 pub struct Card {
     pub instance: String,
+    /// NVIDIA's uuid, or amdgpu's card (`card0`).
     pub uuid: String,
     pub name: String,
     pub up_ms: i64,
@@ -228,10 +235,49 @@ pub(crate) fn each_series(
     Ok(())
 }
 
-type CardKey = (String, String);
+type CardKey = crate::cards::Key;
 
-fn card_key(l: &minetsdb::Labels) -> Option<CardKey> {
-    Some((l.get("instance")?.to_string(), l.get("uuid")?.to_string()))
+/// The series of one card-level reading of every vendor (`metric` picks
+/// it from a [`Vendor`]), each to `f`.
+pub(crate) fn each_vendor_series(
+    db: &Db,
+    metric: fn(&Vendor) -> &'static str,
+    from: i64,
+    to: i64,
+    mut f: impl FnMut(&minetsdb::Labels, &[Sample]),
+) -> anyhow::Result<()> {
+    for v in VENDORS {
+        let sel = metric(v);
+        let matchers = minetsdb::promql::parse_selector(sel)
+            .map_err(|e| anyhow::anyhow!("selector {sel}: {e}"))?;
+        each_series(db, &matchers, from, to, &mut f)?;
+    }
+    Ok(())
+}
+
+/// Cards of both vendors over `[from, to)`, and how series name them (see
+/// [`crate::cards`]): the info series give each card's PCI address, for
+/// miners that name cards only by it.
+pub(crate) fn card_join(
+    db: &Db,
+    from: i64,
+    to: i64,
+) -> anyhow::Result<(Join, BTreeMap<CardKey, String>)> {
+    let mut join = Join::new(&[NVIDIA.id, AMD.id]);
+    let mut names = BTreeMap::new();
+    for v in VENDORS {
+        each_series(db, &[Matcher::metric(v.info)], from, to, |l, _| {
+            let (Some(instance), Some(id)) = (l.get("instance"), l.get(v.id)) else {
+                return;
+            };
+            let k: CardKey = (instance.to_string(), id.to_string());
+            join.add_card(&k, l.get("pci_bus_id"));
+            if let Some(n) = l.get("name") {
+                names.insert(k, n.to_string());
+            }
+        })?;
+    }
+    Ok((join, names))
 }
 
 #[derive(Default)]
@@ -256,19 +302,31 @@ pub fn compute(db: &Db, from: i64, to: i64, costs: &Costs) -> anyhow::Result<Rep
     let mut cards: BTreeMap<CardKey, Acc> = BTreeMap::new();
     // Per rig, the intervals any card was up, for the overhead.
     let mut rig_up: BTreeMap<String, Vec<(i64, i64)>> = BTreeMap::new();
+    let (join, names) = card_join(db, from, to)?;
+    let card_key = |l: &minetsdb::Labels| join.key(|n| l.get(n));
 
     // Power first: it sets each card's scrape gap, uptime and fallback energy.
-    each_series(db, &[Matcher::metric(metric::POWER)], from, to, |l, s| {
-        let Some(key) = card_key(l) else { return };
-        let a = cards.entry(key.clone()).or_default();
-        a.name = l.get("name").unwrap_or("").to_string();
-        a.max_gap_ms = walk::max_gap_ms(s);
-        let up = rig_up.entry(key.0).or_default();
-        a.up_ms += walk::covered_ms(s, a.max_gap_ms, |_, _| true, |t0, t1| up.push((t0, t1)));
-        let mut h = Hourly::new(from, to, offset);
-        walk::integrate(s, a.max_gap_ms, |t0, t1, j| h.add(t0, t1, j));
-        a.power = Some(h);
-    })?;
+    each_vendor_series(
+        db,
+        |v| v.power,
+        from,
+        to,
+        |l, s| {
+            let Some(key) = card_key(l) else { return };
+            let a = cards.entry(key.clone()).or_default();
+            a.name = l
+                .get("name")
+                .or_else(|| names.get(&key).map(String::as_str))
+                .unwrap_or("")
+                .to_string();
+            a.max_gap_ms = walk::max_gap_ms(s);
+            let up = rig_up.entry(key.0).or_default();
+            a.up_ms += walk::covered_ms(s, a.max_gap_ms, |_, _| true, |t0, t1| up.push((t0, t1)));
+            let mut h = Hourly::new(from, to, offset);
+            walk::integrate(s, a.max_gap_ms, |t0, t1, j| h.add(t0, t1, j));
+            a.power = Some(h);
+        },
+    )?;
     each_series(db, &[Matcher::metric(metric::ENERGY)], from, to, |l, s| {
         let Some(a) = card_key(l).and_then(|k| cards.get_mut(&k)) else {
             return;
@@ -293,11 +351,17 @@ pub fn compute(db: &Db, from: i64, to: i64, costs: &Costs) -> anyhow::Result<Rep
             a.mining_ms += walk::covered_ms(s, a.max_gap_ms, |x, y| x > 0.0 && y > 0.0, |_, _| {});
         },
     )?;
-    each_series(db, &[Matcher::metric(metric::TEMP)], from, to, |l, s| {
-        if let Some(a) = card_key(l).and_then(|k| cards.get_mut(&k)) {
-            a.temp = walk::mean_max(s);
-        }
-    })?;
+    each_vendor_series(
+        db,
+        |v| v.temp,
+        from,
+        to,
+        |l, s| {
+            if let Some(a) = card_key(l).and_then(|k| cards.get_mut(&k)) {
+                a.temp = walk::mean_max(s);
+            }
+        },
+    )?;
     for (m, which) in [
         (metric::ACCEPTED, 0),
         (metric::REJECTED, 1),

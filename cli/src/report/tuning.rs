@@ -68,16 +68,21 @@ fn limit_key(w: f64) -> i64 {
 /// Groups each card's mining time of `[from, to)` by power limit; money
 /// figures come from `report` (same period and config).
 pub fn compute(db: &Db, from: i64, to: i64, report: &Report) -> anyhow::Result<Vec<CardTuning>> {
-    type Key = (String, String);
-    let key = |l: &minetsdb::Labels| -> Option<Key> {
-        Some((l.get("instance")?.to_string(), l.get("uuid")?.to_string()))
-    };
+    type Key = crate::cards::Key;
+    let (join, _) = super::card_join(db, from, to)?;
+    let key = |l: &minetsdb::Labels| join.key(|n| l.get(n));
     let mut limits: BTreeMap<Key, Vec<Sample>> = BTreeMap::new();
-    each_series(db, &[Matcher::metric(metric::LIMIT)], from, to, |l, s| {
-        if let Some(k) = key(l) {
-            limits.insert(k, s.to_vec());
-        }
-    })?;
+    super::each_vendor_series(
+        db,
+        |v| v.limit,
+        from,
+        to,
+        |l, s| {
+            if let Some(k) = key(l) {
+                limits.insert(k, s.to_vec());
+            }
+        },
+    )?;
     let mut groups: BTreeMap<Key, BTreeMap<i64, Group>> = BTreeMap::new();
     let mut hashrates: BTreeMap<Key, Vec<Sample>> = BTreeMap::new();
     each_series(
@@ -104,31 +109,37 @@ pub fn compute(db: &Db, from: i64, to: i64, report: &Report) -> anyhow::Result<V
             hashrates.insert(k, s.to_vec());
         },
     )?;
-    each_series(db, &[Matcher::metric(metric::POWER)], from, to, |l, s| {
-        let Some(k) = key(l) else { return };
-        let (Some(lim), Some(hr)) = (limits.get(&k), hashrates.get(&k)) else {
-            return;
-        };
-        let mut at = walk::StepAt::new(lim);
-        let mut hr_at = walk::StepAt::new(hr);
-        let g = groups.entry(k).or_default();
-        let gap = walk::max_gap_ms(s);
-        for w in s.windows(2) {
-            let (a, b) = (w[0], w[1]);
-            if b.t - a.t > gap || !(a.v.is_finite() && b.v.is_finite()) {
-                continue;
+    super::each_vendor_series(
+        db,
+        |v| v.power,
+        from,
+        to,
+        |l, s| {
+            let Some(k) = key(l) else { return };
+            let (Some(lim), Some(hr)) = (limits.get(&k), hashrates.get(&k)) else {
+                return;
+            };
+            let mut at = walk::StepAt::new(lim);
+            let mut hr_at = walk::StepAt::new(hr);
+            let g = groups.entry(k).or_default();
+            let gap = walk::max_gap_ms(s);
+            for w in s.windows(2) {
+                let (a, b) = (w[0], w[1]);
+                if b.t - a.t > gap || !(a.v.is_finite() && b.v.is_finite()) {
+                    continue;
+                }
+                let mining = hr_at.at(a.t).is_some_and(|h| h > 0.0)
+                    && hr_at.at(b.t).is_some_and(|h| h > 0.0);
+                let Some(limit) = at.at(a.t) else { continue };
+                if !mining {
+                    continue;
+                }
+                let e = g.entry(limit_key(limit)).or_default();
+                e.power_ms += b.t - a.t;
+                e.joules += (a.v + b.v) / 2.0 * (b.t - a.t) as f64 / 1000.0;
             }
-            let mining =
-                hr_at.at(a.t).is_some_and(|h| h > 0.0) && hr_at.at(b.t).is_some_and(|h| h > 0.0);
-            let Some(limit) = at.at(a.t) else { continue };
-            if !mining {
-                continue;
-            }
-            let e = g.entry(limit_key(limit)).or_default();
-            e.power_ms += b.t - a.t;
-            e.joules += (a.v + b.v) / 2.0 * (b.t - a.t) as f64 / 1000.0;
-        }
-    })?;
+        },
+    )?;
 
     let eff = report.psu_efficiency;
     let mut out = Vec::new();
