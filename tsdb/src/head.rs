@@ -87,10 +87,11 @@ pub(crate) enum Insert {
     Conflict(f64),
 }
 
-fn insert_sorted(c: &mut Columns, t: i64, v: f64) -> Insert {
-    match c.ts.binary_search(&t) {
+/// Inserts `(t, v)` into time-ordered columns, or says what is there.
+pub(crate) fn insert_sorted(ts: &mut Vec<i64>, vs: &mut Vec<f64>, t: i64, v: f64) -> Insert {
+    match ts.binary_search(&t) {
         Ok(p) => {
-            let old = c.vs[p];
+            let old = vs[p];
             if old.to_bits() == v.to_bits() {
                 Insert::Duplicate
             } else {
@@ -98,8 +99,8 @@ fn insert_sorted(c: &mut Columns, t: i64, v: f64) -> Insert {
             }
         }
         Err(p) => {
-            c.ts.insert(p, t);
-            c.vs.insert(p, v);
+            ts.insert(p, t);
+            vs.insert(p, v);
             Insert::Added
         }
     }
@@ -129,7 +130,7 @@ impl HeadSeries {
                 self.open.vs.push(v);
                 Insert::Added
             } else {
-                insert_sorted(&mut self.open, t, v)
+                insert_sorted(&mut self.open.ts, &mut self.open.vs, t, v)
             }
         } else {
             // Out of order into sealed history: the chunk whose range ends
@@ -139,7 +140,7 @@ impl HeadSeries {
                 return Insert::Added; // unreachable: t <= last sealed last_t
             };
             let mut c = chunk.decode();
-            let r = insert_sorted(&mut c, t, v);
+            let r = insert_sorted(&mut c.ts, &mut c.vs, t, v);
             if r == Insert::Added {
                 if c.ts.len() >= 2 * SEAL_AT {
                     let mid = c.ts.len() / 2;

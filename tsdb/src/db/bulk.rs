@@ -16,10 +16,9 @@
 //! is simply run again; duplicates of stored samples are no-ops.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use super::{window_start, AppendReport, Conflict, Db, Inner, Sample, SeriesRef};
-use crate::block::{self, encode_chunks, Block, BlockBuilder, EncodedChunk};
+use crate::block::{encode_chunks, BlockBuilder, EncodedChunk};
 use crate::error::{Error, Result};
 use crate::head::Insert;
 use crate::registry::SeriesId;
@@ -42,21 +41,7 @@ impl Run {
             self.vs.push(v);
             return Insert::Added;
         }
-        match self.ts.binary_search(&t) {
-            Ok(p) => {
-                let old = self.vs[p];
-                if old.to_bits() == v.to_bits() {
-                    Insert::Duplicate
-                } else {
-                    Insert::Conflict(old)
-                }
-            }
-            Err(p) => {
-                self.ts.insert(p, t);
-                self.vs.insert(p, v);
-                Insert::Added
-            }
-        }
+        crate::head::insert_sorted(&mut self.ts, &mut self.vs, t, v)
     }
 }
 
@@ -335,12 +320,7 @@ impl BulkLoad<'_> {
             if b.is_empty() {
                 continue;
             }
-            let seq = inner.next_seq;
-            let path = blocks_dir.join(block::file_name(seq));
-            crate::fs::publish(&path, &b.finish())?;
-            inner.next_seq += 1;
-            let blk = Arc::new(Block::open(&path, seq)?);
-            inner.add_block(blk);
+            inner.publish(&blocks_dir, b)?;
             // Written: a failure in a later group must not write these
             // days again.
             for day in &days {

@@ -657,15 +657,9 @@ impl Db {
                     b.add_series(*id, &s.ts[a..z], &s.vs[a..z]);
                 }
             }
-            if b.is_empty() {
-                continue;
+            if !b.is_empty() {
+                inner.publish(&blocks_dir, b)?;
             }
-            let seq = inner.next_seq;
-            let path = blocks_dir.join(block::file_name(seq));
-            crate::fs::publish(&path, &b.finish())?;
-            inner.next_seq += 1;
-            let blk = Arc::new(Block::open(&path, seq)?);
-            inner.add_block(blk);
         }
         Ok(())
     }
@@ -851,26 +845,22 @@ impl Inner {
     /// Inserts into the head unless the sample (or a conflicting one) is
     /// already stored in the head or a block.
     fn insert(&mut self, id: SeriesId, t: i64, v: f64) -> Insert {
-        let block_max = self
-            .blocks_max_t
-            .get(id as usize)
-            .copied()
-            .unwrap_or(i64::MIN);
-        if t > block_max {
+        if t > self.block_max_t(id) {
+            // The head checks its own duplicates.
             return self.head.insert(id, t, v);
         }
-        if let Some(old) = self.head.get(id, t) {
-            return if old.to_bits() == v.to_bits() {
-                Insert::Duplicate
-            } else {
-                Insert::Conflict(old)
-            };
-        }
-        match self.block_value_at(id, t) {
+        match self.stored_value(id, t) {
             Some(old) if old.to_bits() == v.to_bits() => Insert::Duplicate,
             Some(old) => Insert::Conflict(old),
             None => self.head.insert(id, t, v),
         }
+    }
+
+    fn block_max_t(&self, id: SeriesId) -> i64 {
+        self.blocks_max_t
+            .get(id as usize)
+            .copied()
+            .unwrap_or(i64::MIN)
     }
 
     /// The value stored (head or blocks) for series `id` at `t`, if any.
@@ -878,15 +868,21 @@ impl Inner {
         if let Some(v) = self.head.get(id, t) {
             return Some(v);
         }
-        let block_max = self
-            .blocks_max_t
-            .get(id as usize)
-            .copied()
-            .unwrap_or(i64::MIN);
-        if t > block_max {
+        if t > self.block_max_t(id) {
             return None;
         }
         self.block_value_at(id, t)
+    }
+
+    /// Publishes a built block under the next sequence number (write
+    /// temp, fsync, rename, fsync directory) and adds it.
+    pub(crate) fn publish(&mut self, blocks_dir: &Path, b: BlockBuilder) -> Result<()> {
+        let seq = self.next_seq;
+        let path = blocks_dir.join(block::file_name(seq));
+        crate::fs::publish(&path, &b.finish())?;
+        self.next_seq += 1;
+        self.add_block(Arc::new(Block::open(&path, seq)?));
+        Ok(())
     }
 
     /// The value stored in a block for series `id` at `t`, if any. A chunk
