@@ -32,8 +32,9 @@ fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// `query EXPR --time T --format json`: (labels, value) per series.
-fn query(db: &Path, expr: &str, t: &str) -> Vec<(serde_json::Map<String, Value>, f64)> {
+/// `query EXPR --time T --format json`: each result's labels, and the
+/// result itself.
+fn query_json(db: &Path, expr: &str, t: &str) -> Vec<(serde_json::Map<String, Value>, Value)> {
     let text = ok(bin()
         .args(["query", expr, "--format", "json", "--time", t, "--db"])
         .arg(db)
@@ -42,10 +43,17 @@ fn query(db: &Path, expr: &str, t: &str) -> Vec<(serde_json::Map<String, Value>,
     let v: Value = serde_json::from_str(&text).unwrap();
     v["result"]
         .as_array()
-        .unwrap_or_else(|| panic!("{expr}: no vector in {text}"))
+        .unwrap_or_else(|| panic!("{expr}: no result in {text}"))
         .iter()
-        .map(|s| {
-            let m = s["metric"].as_object().unwrap().clone();
+        .map(|s| (s["metric"].as_object().unwrap().clone(), s.clone()))
+        .collect()
+}
+
+/// `query EXPR --time T --format json`: (labels, value) per series.
+fn query(db: &Path, expr: &str, t: &str) -> Vec<(serde_json::Map<String, Value>, f64)> {
+    query_json(db, expr, t)
+        .into_iter()
+        .map(|(m, s)| {
             let v: f64 = s["value"][1].as_str().unwrap().parse().unwrap();
             (m, v)
         })
@@ -458,18 +466,9 @@ type RangeSeries = (serde_json::Map<String, Value>, Vec<(f64, f64)>);
 
 /// `query EXPR[RANGE] --time T --format json`: (labels, samples) per series.
 fn query_range_vector(db: &Path, expr: &str, t: &str) -> Vec<RangeSeries> {
-    let text = ok(bin()
-        .args(["query", expr, "--format", "json", "--time", t, "--db"])
-        .arg(db)
-        .output()
-        .unwrap());
-    let v: Value = serde_json::from_str(&text).unwrap();
-    v["result"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{expr}: no matrix in {text}"))
-        .iter()
-        .map(|s| {
-            let m = s["metric"].as_object().unwrap().clone();
+    query_json(db, expr, t)
+        .into_iter()
+        .map(|(m, s)| {
             let pts = s["values"]
                 .as_array()
                 .unwrap()
