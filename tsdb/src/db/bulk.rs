@@ -16,9 +16,11 @@
 //! is simply run again; duplicates of stored samples are no-ops.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::{window_start, AppendReport, Conflict, Db, Inner, Sample, SeriesRef};
-use crate::block::{encode_chunks, BlockBuilder, EncodedChunk};
+use crate::block::{self, encode_chunks, Block, BlockBuilder, EncodedChunk};
 use crate::error::{Error, Result};
 use crate::head::Insert;
 use crate::registry::SeriesId;
@@ -303,6 +305,7 @@ impl BulkLoad<'_> {
             groups.entry(target).or_default().push(day);
         }
         let blocks_dir = db.dir.join("blocks");
+        let mut built: Vec<(u64, PathBuf, Vec<u8>, Vec<i64>)> = Vec::new();
         for ((_, level), days) in groups {
             let mut by_series: BTreeMap<SeriesId, Vec<&EncodedChunk>> = BTreeMap::new();
             for day in &days {
@@ -320,10 +323,25 @@ impl BulkLoad<'_> {
             if b.is_empty() {
                 continue;
             }
-            inner.publish(&blocks_dir, b)?;
-            // Written: a failure in a later group must not write these
+            let seq = inner.next_seq;
+            inner.next_seq += 1;
+            built.push((
+                seq,
+                blocks_dir.join(block::file_name(seq)),
+                b.finish(),
+                days,
+            ));
+        }
+        let files: Vec<(PathBuf, &[u8])> = built
+            .iter()
+            .map(|(_, p, bytes, _)| (p.clone(), bytes.as_slice()))
+            .collect();
+        crate::fs::publish_all(&files)?;
+        for (seq, path, _, days) in &built {
+            inner.add_block(Arc::new(Block::open(path, *seq)?));
+            // Written: a failure opening a later one must not write these
             // days again.
-            for day in &days {
+            for day in days {
                 self.pieces.remove(day);
             }
         }
