@@ -2,6 +2,7 @@
 //! query at once into series of points (Prometheus' `rangeEval`), so an
 //! instant query is a range query of one step and both share one code path.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -718,6 +719,10 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
             .min(sel.ref_time(self.end))
             .saturating_sub(range);
         let series = db.select_pieces(&sel.matchers, lo, hi)?;
+        let fields = functions::WindowFold::bucket_fields(func);
+        // Bucket columns decoded so far, by block and column: the series
+        // of one scrape share them.
+        let mut bucket_times: HashMap<(usize, u32), crate::downsample::Times> = HashMap::new();
         let mut out: Mat = Vec::new();
         for (labels, pieces) in series {
             self.check_deadline()?;
@@ -765,9 +770,15 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                         // Part of the chunk: its sub-summaries wholly inside
                         // the window, and raw samples only for the edges
                         // that hold any (known from the edge buckets' times).
-                        if meta.sub.is_some() && block.sub_res > 0 {
+                        let sub_col = crate::block::Block::sub_column(meta);
+                        if let (Some(col), true) = (sub_col, block.sub_res > 0) {
                             if subs[j].is_none() {
-                                subs[j] = Some(block.decode_sub(meta)?);
+                                let key = (std::sync::Arc::as_ptr(block) as usize, col);
+                                let times = match bucket_times.entry(key) {
+                                    Entry::Occupied(e) => e.into_mut(),
+                                    Entry::Vacant(e) => e.insert(block.decode_bucket_times(col)?),
+                                };
+                                subs[j] = Some(block.decode_sub(meta, times, fields)?);
                             }
                             let bs = subs[j].as_deref().unwrap_or(&[]);
                             let res = block.sub_res;
