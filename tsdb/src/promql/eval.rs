@@ -397,6 +397,15 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
             aggregate::range_groups(inner.iter().map(|s| &s.metric), grouping, without);
         let n_groups = metrics.len();
         let mut metrics: Vec<Option<Metric>> = metrics.into_iter().map(Some).collect();
+        // A group has a point wherever its longest member has one (and
+        // maybe more): room for that many, so a dense answer is not copied
+        // as it grows.
+        let mut room = vec![0usize; n_groups];
+        for (s, &gi) in inner.iter().zip(&group_of) {
+            if let Some(r) = room.get_mut(gi) {
+                *r = (*r).max(s.points.len());
+            }
+        }
         let mut cursors = vec![0usize; inner.len()];
         // Per group: its state at the current step, the last step (plus
         // one) it had an element, and its output series once it has one.
@@ -446,7 +455,7 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                             .unwrap_or_default();
                         out.push(Ser {
                             metric,
-                            points: Vec::new(),
+                            points: Vec::with_capacity(room.get(gi).copied().unwrap_or(0)),
                         });
                         if let Some(x) = slot.get_mut(gi) {
                             *x = Some(out.len() - 1);
@@ -724,14 +733,32 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
         // of one scrape share them.
         let mut bucket_times: HashMap<(usize, u32), crate::downsample::Times> = HashMap::new();
         let mut out: Mat = Vec::new();
+        let steps: Vec<i64> = self.steps().collect();
         for (labels, pieces) in series {
             self.check_deadline()?;
             let mut decoded: Vec<Option<Vec<Sample>>> = (0..pieces.len()).map(|_| None).collect();
             let mut subs: Vec<Option<Vec<crate::downsample::Bucket>>> =
                 (0..pieces.len()).map(|_| None).collect();
-            let mut points = Vec::new();
-            let steps: Vec<i64> = self.steps().collect();
-            for ts in steps {
+            // Per chunk, the first sub-summary bucket that starts at or
+            // after the last window's start: windows only move forward, so
+            // the search resumes there instead of starting over.
+            let mut sub_from: Vec<usize> = vec![0; pieces.len()];
+            // Room for a point at every step whose window meets the
+            // series' data, so that a dense answer is not copied as it
+            // grows.
+            let (data_lo, data_hi) = (
+                pieces.first().map_or(i64::MAX, |p| p.first_t()),
+                pieces.last().map_or(i64::MIN, |p| p.last_t()),
+            );
+            let reach = steps
+                .iter()
+                .filter(|&&ts| {
+                    let maxt = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                    maxt >= data_lo && maxt.saturating_sub(range) <= data_hi
+                })
+                .count();
+            let mut points = Vec::with_capacity(reach);
+            for &ts in &steps {
                 let maxt = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
                 let mint = maxt.saturating_sub(range);
                 let mut fold = functions::WindowFold::default();
@@ -782,7 +809,11 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                             }
                             let bs = subs[j].as_deref().unwrap_or(&[]);
                             let res = block.sub_res;
-                            let a = bs.partition_point(|b| b.start < mint);
+                            let mut a = sub_from[j];
+                            while a < bs.len() && bs[a].start < mint {
+                                a += 1;
+                            }
+                            sub_from[j] = a;
                             let mut z = a;
                             while z < bs.len()
                                 && bs[z].start.saturating_add(res - 1) <= maxt
