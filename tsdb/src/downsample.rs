@@ -276,12 +276,37 @@ pub(crate) fn encode_values6(buckets: &[Bucket], out: &mut Vec<u8>) {
     }
 }
 
+/// The value columns of a bucket chunk a reader needs, in the chunk's
+/// order: first, last, min, max, sum, resets. A range function reads only
+/// some of them (`avg_over_time` the sums), and decoding the others would
+/// cost it most of the time it spends on sub-summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fields(pub(crate) [bool; 6]);
+
+impl Fields {
+    /// Every column.
+    pub(crate) const ALL: Fields = Fields([true; 6]);
+}
+
 /// Rebuilds buckets from their column and chunk.
 pub(crate) fn decode_buckets(times: &Times, data: &[u8]) -> Result<Vec<Bucket>, CodecError> {
+    decode_some_buckets(times, data, Fields::ALL)
+}
+
+/// [`decode_buckets`] decoding only the value columns in `fields`; the
+/// others read as 0 in every bucket (and so does `s.increase` unless
+/// first, last and resets are all decoded). Skipped columns are still
+/// framed and their codec checked, so a malformed chunk fails the same
+/// way; their bytes are covered by the chunk's crc, checked before.
+pub(crate) fn decode_some_buckets(
+    times: &Times,
+    data: &[u8],
+    fields: Fields,
+) -> Result<Vec<Bucket>, CodecError> {
     let n = times.len();
     let mut c = Cursor::new(data);
     let mut cols: [Vec<f64>; 6] = Default::default();
-    for col in &mut cols {
+    for (col, want) in cols.iter_mut().zip(fields.0) {
         let bad = |what, c: &Cursor<'_>| CodecError::Invalid {
             what,
             bit: (c.pos * 8) as u64,
@@ -293,7 +318,11 @@ pub(crate) fn decode_buckets(times: &Times, data: &[u8]) -> Result<Vec<Bucket>, 
             .ok()
             .and_then(|l| c.bytes(l))
             .ok_or_else(|| bad("bucket value length", &c))?;
-        decode_values(codec, bytes, n, col)?;
+        if want {
+            decode_values(codec, bytes, n, col)?;
+        } else {
+            col.resize(n, 0.0);
+        }
     }
     if !c.is_empty() {
         return Err(CodecError::Invalid {

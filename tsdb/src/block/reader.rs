@@ -400,8 +400,18 @@ impl Block {
         self.decode_chunk_values(ch, vs)
     }
 
-    /// The sub-summaries of a raw chunk (empty when it has none).
-    pub(crate) fn decode_sub(&self, ch: &ChunkMeta) -> Result<Vec<Bucket>> {
+    /// The sub-summaries of a raw chunk (empty when it has none), with
+    /// only the value columns in `fields` decoded (see
+    /// [`downsample::decode_some_buckets`]). `times` is the chunk's bucket
+    /// column, [`Block::decode_bucket_times`] of [`Block::sub_column`]:
+    /// series scraped together share it, so a reader of many decodes it
+    /// once.
+    pub(crate) fn decode_sub(
+        &self,
+        ch: &ChunkMeta,
+        times: &downsample::Times,
+        fields: downsample::Fields,
+    ) -> Result<Vec<Bucket>> {
         let Some((col, off, len, crc)) = ch.sub else {
             return Ok(Vec::new());
         };
@@ -413,14 +423,30 @@ impl Block {
             sub: None,
             ..*ch
         };
-        self.decode_buckets(&meta)
+        let bytes = self.chunk_bytes(&meta)?;
+        downsample::decode_some_buckets(times, bytes, fields)
+            .map_err(|e| Error::corrupt(&self.path, off as u64, format!("bucket chunk: {e}")))
+    }
+
+    /// The bucket column of a raw chunk's sub-summaries, if it has them.
+    pub(crate) fn sub_column(ch: &ChunkMeta) -> Option<u32> {
+        ch.sub.map(|s| s.0)
     }
 
     /// The buckets of a tier block's chunk.
     pub(crate) fn decode_buckets(&self, ch: &ChunkMeta) -> Result<Vec<Bucket>> {
+        let times = self.decode_bucket_times(ch.col)?;
+        let bytes = self.chunk_bytes(ch)?;
+        downsample::decode_buckets(&times, bytes)
+            .map_err(|e| Error::corrupt(&self.path, ch.off as u64, format!("bucket chunk: {e}")))
+    }
+
+    /// Bucket column `col`: each bucket's start, first and last time and
+    /// count, checked against its crc.
+    pub(crate) fn decode_bucket_times(&self, col: u32) -> Result<downsample::Times> {
         let cm = self
             .cols
-            .get(ch.col as usize)
+            .get(col as usize)
             .ok_or_else(|| Error::corrupt(&self.path, 0, "missing column"))?;
         let col = self
             .data
@@ -434,12 +460,8 @@ impl Block {
                 "bucket column checksum mismatch",
             ));
         }
-        let times = downsample::decode_times(col, cm.n as usize).map_err(|e| {
-            Error::corrupt(&self.path, cm.off as u64, format!("bucket column: {e}"))
-        })?;
-        let bytes = self.chunk_bytes(ch)?;
-        downsample::decode_buckets(&times, bytes)
-            .map_err(|e| Error::corrupt(&self.path, ch.off as u64, format!("bucket chunk: {e}")))
+        downsample::decode_times(col, cm.n as usize)
+            .map_err(|e| Error::corrupt(&self.path, cm.off as u64, format!("bucket column: {e}")))
     }
 
     /// Decodes every column and chunk, checking every checksum; returns each
@@ -460,8 +482,16 @@ impl Block {
             .iter()
             .filter_map(|c| c.sub.map(|s| s.0))
             .collect();
-        for ch in self.chunks.iter().filter(|c| c.sub.is_some()) {
-            if let Err(e) = self.decode_sub(ch) {
+        for ch in &self.chunks {
+            let Some(col) = Block::sub_column(ch) else {
+                continue;
+            };
+            // Per chunk, as a reader meets them: a bad column is reported
+            // with every chunk that needs it.
+            let res = self
+                .decode_bucket_times(col)
+                .and_then(|t| self.decode_sub(ch, &t, downsample::Fields::ALL));
+            if let Err(e) = res {
                 errs.push(e);
             }
         }

@@ -19,10 +19,117 @@ pub(crate) enum Param<'a> {
 
 struct Group {
     metric: Metric,
+    acc: Acc,
+    heap: Vec<El>,
+}
+
+/// The running value of one group at one step for the operators that fold
+/// numbers (all but `topk`, `bottomk`, `quantile`; `count_values` counts).
+/// One implementation for the per-step path and for [`range_groups`], so
+/// both add in the same order and give the same bits.
+#[derive(Clone, Copy)]
+pub(crate) struct Acc {
     value: f64,
     mean: f64,
     count: usize,
-    heap: Vec<El>,
+}
+
+impl Acc {
+    /// A group's state after its first element.
+    pub(crate) fn new(op: AggOp, v: f64) -> Acc {
+        let value = match op {
+            AggOp::Stddev | AggOp::Stdvar => 0.0,
+            AggOp::Group => 1.0,
+            _ => v,
+        };
+        Acc {
+            value,
+            mean: v,
+            count: 1,
+        }
+    }
+
+    /// Adds a further element (Prometheus 2.42's `aggregation` loop).
+    pub(crate) fn add(&mut self, op: AggOp, v: f64) {
+        match op {
+            AggOp::Sum => self.value += v,
+            AggOp::Avg => {
+                self.count += 1;
+                if self.mean.is_infinite() {
+                    if v.is_infinite() && (self.mean > 0.0) == (v > 0.0) {
+                        return;
+                    }
+                    if !v.is_infinite() && !v.is_nan() {
+                        return;
+                    }
+                }
+                let n = self.count as f64;
+                self.mean += v / n - self.mean / n;
+            }
+            AggOp::Max => {
+                if self.value < v || self.value.is_nan() {
+                    self.value = v;
+                }
+            }
+            AggOp::Min => {
+                if self.value > v || self.value.is_nan() {
+                    self.value = v;
+                }
+            }
+            AggOp::Count | AggOp::CountValues => self.count += 1,
+            AggOp::Stddev | AggOp::Stdvar => {
+                self.count += 1;
+                let delta = v - self.mean;
+                self.mean += delta / self.count as f64;
+                self.value += delta * (v - self.mean);
+            }
+            AggOp::Group | AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => {}
+        }
+    }
+
+    /// The group's result.
+    pub(crate) fn result(&self, op: AggOp) -> f64 {
+        match op {
+            AggOp::Avg => self.mean,
+            AggOp::Count | AggOp::CountValues => self.count as f64,
+            AggOp::Stdvar => self.value / self.count as f64,
+            AggOp::Stddev => (self.value / self.count as f64).sqrt(),
+            _ => self.value,
+        }
+    }
+
+    /// Operators whose groups depend only on each element's labels and
+    /// whose result is one number per group: those [`range_groups`] serves.
+    pub(crate) fn folds(op: AggOp) -> bool {
+        !matches!(
+            op,
+            AggOp::Topk | AggOp::Bottomk | AggOp::Quantile | AggOp::CountValues
+        )
+    }
+}
+
+/// The group of every series of a range aggregation, computed once per
+/// series instead of once per series and step: an element's group depends
+/// only on its labels, and in a range query each input series keeps its
+/// labels at every step. Returns each series' group index and the groups'
+/// labels, groups numbered in order of their first series.
+pub(crate) fn range_groups<'m>(
+    metrics: impl Iterator<Item = &'m Metric>,
+    grouping: &[String],
+    without: bool,
+) -> (Vec<usize>, Vec<Metric>) {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut groups: Vec<Metric> = Vec::new();
+    let of = metrics
+        .map(|m| {
+            let key = group_key(m, grouping, without);
+            *index.entry(key).or_insert_with(|| {
+                groups.push(group_metric(m, grouping, without));
+                groups.len() - 1
+            })
+        })
+        .collect();
+    (of, groups)
 }
 
 fn group_key(m: &Metric, grouping: &[String], without: bool) -> String {
@@ -210,16 +317,11 @@ pub(crate) fn aggregate(
             let metric = group_metric(&e.metric, &grouping, without);
             let mut g = Group {
                 metric,
-                value: e.v,
-                mean: e.v,
-                count: 1,
+                acc: Acc::new(op, e.v),
                 heap: Vec::new(),
             };
-            match op {
-                AggOp::Stddev | AggOp::Stdvar => g.value = 0.0,
-                AggOp::Group => g.value = 1.0,
-                AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => g.heap.push(e),
-                _ => {}
+            if matches!(op, AggOp::Topk | AggOp::Bottomk | AggOp::Quantile) {
+                g.heap.push(e);
             }
             index.insert(key, groups.len());
             groups.push(g);
@@ -230,38 +332,6 @@ pub(crate) fn aggregate(
         };
         let v = e.v;
         match op {
-            AggOp::Sum => g.value += v,
-            AggOp::Avg => {
-                g.count += 1;
-                if g.mean.is_infinite() {
-                    if v.is_infinite() && (g.mean > 0.0) == (v > 0.0) {
-                        continue;
-                    }
-                    if !v.is_infinite() && !v.is_nan() {
-                        continue;
-                    }
-                }
-                let n = g.count as f64;
-                g.mean += v / n - g.mean / n;
-            }
-            AggOp::Group => {}
-            AggOp::Max => {
-                if g.value < v || g.value.is_nan() {
-                    g.value = v;
-                }
-            }
-            AggOp::Min => {
-                if g.value > v || g.value.is_nan() {
-                    g.value = v;
-                }
-            }
-            AggOp::Count | AggOp::CountValues => g.count += 1,
-            AggOp::Stddev | AggOp::Stdvar => {
-                g.count += 1;
-                let delta = v - g.mean;
-                g.mean += delta / g.count as f64;
-                g.value += delta * (v - g.mean);
-            }
             AggOp::Topk | AggOp::Bottomk => {
                 let less = if op == AggOp::Topk {
                     topk_less
@@ -291,15 +361,12 @@ pub(crate) fn aggregate(
                 }
             }
             AggOp::Quantile => g.heap.push(e),
+            _ => g.acc.add(op, v),
         }
     }
     let mut out = Vec::with_capacity(groups.len());
     for mut g in groups {
         let v = match op {
-            AggOp::Avg => g.mean,
-            AggOp::Count | AggOp::CountValues => g.count as f64,
-            AggOp::Stdvar => g.value / g.count as f64,
-            AggOp::Stddev => (g.value / g.count as f64).sqrt(),
             AggOp::Topk | AggOp::Bottomk => {
                 let less = if op == AggOp::Topk {
                     topk_less
@@ -316,7 +383,7 @@ pub(crate) fn aggregate(
                 let mut vals: Vec<f64> = g.heap.iter().map(|e| e.v).collect();
                 quantile(q, &mut vals)
             }
-            _ => g.value,
+            _ => g.acc.result(op),
         };
         out.push(El {
             metric: g.metric,

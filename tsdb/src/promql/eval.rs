@@ -2,6 +2,7 @@
 //! query at once into series of points (Prometheus' `rangeEval`), so an
 //! instant query is a range query of one step and both share one code path.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
@@ -257,6 +258,9 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                             )
                         })
                     }
+                    None if aggregate::Acc::folds(op) => {
+                        self.aggregate_range(op, grouping, *without, &inner)
+                    }
                     None => self.range_eval(&[inner], |_, mut v| {
                         let vec = v.pop().unwrap_or_default();
                         aggregate::aggregate(op, aggregate::Param::None, grouping, *without, vec)
@@ -367,6 +371,100 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                         return Err(duplicate_labelset());
                     }
                     s.points.push(Sample::new(ts, e.v));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `op by/without (grouping) (inner)` for the operators that fold
+    /// numbers, at every step. The same answer, point for point and bit for
+    /// bit, as `range_eval` calling `aggregate::aggregate` at each step, but
+    /// each series' group is found once (`range_groups`) and no per-step
+    /// vectors, label clones, keys or hash lookups are made. Series are
+    /// taken in `inner`'s order at each step, so groups add their elements
+    /// in the order the per-step path does, and output series appear in the
+    /// order it creates them: by the first step a group has an element,
+    /// then by its first element's place in `inner`.
+    fn aggregate_range(
+        &mut self,
+        op: AggOp,
+        grouping: &[String],
+        without: bool,
+        inner: &Mat,
+    ) -> Result<Mat> {
+        let (group_of, metrics) =
+            aggregate::range_groups(inner.iter().map(|s| &s.metric), grouping, without);
+        let n_groups = metrics.len();
+        let mut metrics: Vec<Option<Metric>> = metrics.into_iter().map(Some).collect();
+        // A group has a point wherever its longest member has one (and
+        // maybe more): room for that many, so a dense answer is not copied
+        // as it grows.
+        let mut room = vec![0usize; n_groups];
+        for (s, &gi) in inner.iter().zip(&group_of) {
+            if let Some(r) = room.get_mut(gi) {
+                *r = (*r).max(s.points.len());
+            }
+        }
+        let mut cursors = vec![0usize; inner.len()];
+        // Per group: its state at the current step, the last step (plus
+        // one) it had an element, and its output series once it has one.
+        let mut accs = vec![aggregate::Acc::new(op, 0.0); n_groups];
+        let mut seen = vec![0usize; n_groups];
+        let mut slot: Vec<Option<usize>> = vec![None; n_groups];
+        let mut touched: Vec<usize> = Vec::with_capacity(n_groups);
+        let mut out: Mat = Vec::new();
+        for (k, ts) in self.steps().enumerate() {
+            // Timeouts are checked every 64 steps: a step costs one pass
+            // over the input series, and reading the clock cost more.
+            if k % 64 == 0 {
+                self.check_deadline()?;
+            }
+            let stamp = k + 1;
+            touched.clear();
+            for ((s, c), &gi) in inner.iter().zip(cursors.iter_mut()).zip(&group_of) {
+                while s.points.get(*c).is_some_and(|p| p.t < ts) {
+                    *c += 1;
+                }
+                let Some(p) = s.points.get(*c).filter(|p| p.t == ts) else {
+                    continue;
+                };
+                *c += 1;
+                let (Some(acc), Some(last)) = (accs.get_mut(gi), seen.get_mut(gi)) else {
+                    continue;
+                };
+                if *last == stamp {
+                    acc.add(op, p.v);
+                } else {
+                    *last = stamp;
+                    *acc = aggregate::Acc::new(op, p.v);
+                    touched.push(gi);
+                }
+            }
+            self.count(touched.len())?;
+            for &gi in &touched {
+                let Some(acc) = accs.get(gi) else {
+                    continue;
+                };
+                let i = match slot.get(gi).copied().flatten() {
+                    Some(i) => i,
+                    None => {
+                        let metric = metrics
+                            .get_mut(gi)
+                            .and_then(Option::take)
+                            .unwrap_or_default();
+                        out.push(Ser {
+                            metric,
+                            points: Vec::with_capacity(room.get(gi).copied().unwrap_or(0)),
+                        });
+                        if let Some(x) = slot.get_mut(gi) {
+                            *x = Some(out.len() - 1);
+                        }
+                        out.len() - 1
+                    }
+                };
+                if let Some(ser) = out.get_mut(i) {
+                    ser.points.push(Sample::new(ts, acc.result(op)));
                 }
             }
         }
@@ -630,15 +728,37 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
             .min(sel.ref_time(self.end))
             .saturating_sub(range);
         let series = db.select_pieces(&sel.matchers, lo, hi)?;
+        let fields = functions::WindowFold::bucket_fields(func);
+        // Bucket columns decoded so far, by block and column: the series
+        // of one scrape share them.
+        let mut bucket_times: HashMap<(usize, u32), crate::downsample::Times> = HashMap::new();
         let mut out: Mat = Vec::new();
+        let steps: Vec<i64> = self.steps().collect();
         for (labels, pieces) in series {
             self.check_deadline()?;
             let mut decoded: Vec<Option<Vec<Sample>>> = (0..pieces.len()).map(|_| None).collect();
             let mut subs: Vec<Option<Vec<crate::downsample::Bucket>>> =
                 (0..pieces.len()).map(|_| None).collect();
-            let mut points = Vec::new();
-            let steps: Vec<i64> = self.steps().collect();
-            for ts in steps {
+            // Per chunk, the first sub-summary bucket that starts at or
+            // after the last window's start: windows only move forward, so
+            // the search resumes there instead of starting over.
+            let mut sub_from: Vec<usize> = vec![0; pieces.len()];
+            // Room for a point at every step whose window meets the
+            // series' data, so that a dense answer is not copied as it
+            // grows.
+            let (data_lo, data_hi) = (
+                pieces.first().map_or(i64::MAX, |p| p.first_t()),
+                pieces.last().map_or(i64::MIN, |p| p.last_t()),
+            );
+            let reach = steps
+                .iter()
+                .filter(|&&ts| {
+                    let maxt = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
+                    maxt >= data_lo && maxt.saturating_sub(range) <= data_hi
+                })
+                .count();
+            let mut points = Vec::with_capacity(reach);
+            for &ts in &steps {
                 let maxt = sel.at.unwrap_or(ts).saturating_sub(sel.offset);
                 let mint = maxt.saturating_sub(range);
                 let mut fold = functions::WindowFold::default();
@@ -677,13 +797,23 @@ impl<'a, Q: Queryable + ?Sized> Evaluator<'a, Q> {
                         // Part of the chunk: its sub-summaries wholly inside
                         // the window, and raw samples only for the edges
                         // that hold any (known from the edge buckets' times).
-                        if meta.sub.is_some() && block.sub_res > 0 {
+                        let sub_col = crate::block::Block::sub_column(meta);
+                        if let (Some(col), true) = (sub_col, block.sub_res > 0) {
                             if subs[j].is_none() {
-                                subs[j] = Some(block.decode_sub(meta)?);
+                                let key = (std::sync::Arc::as_ptr(block) as usize, col);
+                                let times = match bucket_times.entry(key) {
+                                    Entry::Occupied(e) => e.into_mut(),
+                                    Entry::Vacant(e) => e.insert(block.decode_bucket_times(col)?),
+                                };
+                                subs[j] = Some(block.decode_sub(meta, times, fields)?);
                             }
                             let bs = subs[j].as_deref().unwrap_or(&[]);
                             let res = block.sub_res;
-                            let a = bs.partition_point(|b| b.start < mint);
+                            let mut a = sub_from[j];
+                            while a < bs.len() && bs[a].start < mint {
+                                a += 1;
+                            }
+                            sub_from[j] = a;
                             let mut z = a;
                             while z < bs.len()
                                 && bs[z].start.saturating_add(res - 1) <= maxt
@@ -835,3 +965,7 @@ fn to_matrix(mut mat: Mat) -> Matrix {
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "aggregate_range_tests.rs"]
+mod aggregate_range_tests;

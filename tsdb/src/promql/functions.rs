@@ -497,6 +497,25 @@ impl WindowFold {
         })
     }
 
+    /// The value columns of sub-summary buckets that `func`'s answer
+    /// reads (first, last, min, max, sum, resets): a fold of buckets
+    /// decoded with only these gives the same answer, since `finish` for
+    /// `func` reads nothing that the others feed. Sums are always
+    /// needed: a bucket with a non-finite sum is decoded instead.
+    pub(crate) fn bucket_fields(func: Func) -> crate::downsample::Fields {
+        let (first, last, min, max, resets) = match func {
+            Func::CountOverTime | Func::SumOverTime | Func::AvgOverTime => {
+                (false, false, false, false, false)
+            }
+            // A bucket's first value is its extreme when it has only one.
+            Func::MinOverTime => (true, false, true, false, false),
+            Func::MaxOverTime => (true, false, false, true, false),
+            Func::Rate | Func::Increase | Func::Delta => (true, true, false, false, true),
+            _ => return crate::downsample::Fields::ALL,
+        };
+        crate::downsample::Fields([first, last, min, max, true, resets])
+    }
+
     /// Functions this fold can answer.
     pub(crate) fn supports(func: Func) -> bool {
         matches!(
@@ -1061,3 +1080,7 @@ pub(crate) fn parse_go_float(s: &str) -> std::result::Result<f64, ()> {
         _ => t.parse::<f64>().map_err(|_| ()),
     }
 }
+
+#[cfg(test)]
+#[path = "bucket_fields_tests.rs"]
+mod bucket_fields_tests;

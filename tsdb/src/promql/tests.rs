@@ -540,3 +540,89 @@ fn every_script_is_listed() {
     found.sort();
     assert_eq!(found, SCRIPTS);
 }
+
+/// A range query's aggregations find each series' group once for all
+/// steps; each step must still equal the instant query at that time, with
+/// series that start late, pause past the lookback, end with a stale
+/// marker, lack a grouping label, or share groups across metric names.
+fn range_aggregations_equal_instant_queries_on<S: super::Queryable>(s: &S) {
+    let exprs = [
+        "sum(m)",
+        "sum by (a) ({__name__=~\"m|n\"})",
+        "avg without (b) (m)",
+        "count by (missing) (m)",
+        "max by (a, b) (m)",
+        "min without (__name__) ({__name__=~\"m|n\"})",
+        "stddev by (b) (m)",
+        "group by (a) (m)",
+        "sum by (a) (rate(m[2m]))",
+        "sum(avg_over_time(m[3m]))",
+        "count by (__name__) ({__name__=~\"m|n\"})",
+    ];
+    let (start, end, step) = (0, 40 * 60_000, 60_000);
+    let opts = QueryOptions::default();
+    for e in exprs {
+        let m = query_range(s, e, start, end, step, &opts).unwrap();
+        let mut want: Vec<(String, i64, u64)> = Vec::new();
+        for t in (start..=end).step_by(step as usize) {
+            let Value::Vector(v) = query_instant(s, e, t, &opts).unwrap() else {
+                panic!("{e}: not a vector")
+            };
+            want.extend(
+                v.iter()
+                    .map(|x| (x.metric.to_string(), t, x.sample.v.to_bits())),
+            );
+        }
+        let mut got: Vec<(String, i64, u64)> = m
+            .iter()
+            .flat_map(|x| {
+                x.samples
+                    .iter()
+                    .map(|p| (x.metric.to_string(), p.t, p.v.to_bits()))
+            })
+            .collect();
+        want.sort();
+        got.sort();
+        assert!(!got.is_empty(), "{e}: no points");
+        assert_eq!(got, want, "{e}");
+    }
+}
+
+fn aggregation_fixture() -> Vec<(Labels, Vec<Sample>)> {
+    let stale = f64::from_bits(crate::STALE_NAN_BITS);
+    let l = |name: &str, pairs: &[(&str, &str)]| Labels::new(name, pairs).unwrap();
+    let run = |from: i64, to: i64, f: &dyn Fn(i64) -> f64| -> Vec<Sample> {
+        (from..=to).map(|i| Sample::new(i * 60_000, f(i))).collect()
+    };
+    let mut ended = run(0, 12, &|i| i as f64 * 3.5);
+    ended.push(Sample::new(13 * 60_000, stale));
+    let mut paused = run(0, 8, &|i| 100.0 + i as f64);
+    paused.extend(run(20, 40, &|i| 50.0 - i as f64));
+    vec![
+        (l("m", &[("a", "1"), ("b", "x")]), run(0, 40, &|i| i as f64)),
+        (l("m", &[("a", "1"), ("b", "y")]), ended),
+        (l("m", &[("a", "2")]), paused),
+        (l("m", &[("b", "x")]), run(15, 40, &|i| 0.1 * i as f64)),
+        (
+            l("n", &[("a", "1"), ("b", "x")]),
+            run(5, 30, &|i| -(i as f64)),
+        ),
+    ]
+}
+
+#[test]
+fn range_aggregations_equal_instant_queries() {
+    let mut s = MemStore::default();
+    for (l, pts) in aggregation_fixture() {
+        s.add(l, pts);
+    }
+    range_aggregations_equal_instant_queries_on(&s);
+}
+
+#[test]
+fn range_aggregations_equal_instant_queries_on_a_db() {
+    use super::script::{DbStore, ScriptStore};
+    let mut s = DbStore::new();
+    s.load(aggregation_fixture()).unwrap();
+    range_aggregations_equal_instant_queries_on(&s);
+}
