@@ -242,13 +242,13 @@ fn run() -> anyhow::Result<()> {
     };
 
     eprintln!("peers: prometheus: promtool create-blocks, then the server");
-    let data = work.join("prometheus");
+    let data = fresh_dir(work.join("prometheus"))?;
     let (server, ingest) = load::prometheus(&om, &data, &work, &client, a.scale != Scale::Tiny)?;
     let v = version(Path::new("prometheus"), "--version");
     results.push(measure(&b, server, ingest, &data, v)?);
 
     eprintln!("peers: victoriametrics: import, flush, merge");
-    let data = work.join("victoria");
+    let data = fresh_dir(work.join("victoria"))?;
     let (server, ingest) = load::victoria(&text, &data, &work, &client)?;
     // The Debian build prints no -version; its package knows.
     let v = Command::new("dpkg-query")
@@ -265,7 +265,7 @@ fn run() -> anyhow::Result<()> {
     results.push(measure(&b, server, ingest, &data, v)?);
 
     eprintln!("peers: minetsdb: import, compact, serve");
-    let data = work.join("minetsdb");
+    let data = fresh_dir(work.join("minetsdb"))?;
     let (server, ingest) = load::minetsdb(&bin, &om, &data, &work, &client)?;
     let v = version(&bin, "--version");
     results.push(measure(&b, server, ingest, &data, v)?);
@@ -287,6 +287,18 @@ fn run() -> anyhow::Result<()> {
     println!("{md}");
     eprintln!("peers: wrote {} and {}", mdp.display(), jp.display());
     Ok(())
+}
+
+/// `dir`, emptied: a kept `--work` directory must not hand one run's data
+/// to the next (a second import into the same database would be all
+/// duplicates, and VictoriaMetrics would hold every sample twice).
+fn fresh_dir(dir: PathBuf) -> anyhow::Result<PathBuf> {
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("emptying {}", dir.display())),
+    }
+    Ok(dir)
 }
 
 fn main() -> ExitCode {
