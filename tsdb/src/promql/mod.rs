@@ -62,6 +62,8 @@ mod script;
 mod selector;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v2_55;
 
 pub use aggregate::format_float;
 pub use functions::civil_from_days;
