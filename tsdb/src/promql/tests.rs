@@ -360,8 +360,11 @@ fn query_error(s: &MemStore, expr: &str) -> String {
 fn unsupported_constructs_are_named() {
     let s = store(&[]);
     for (expr, needle) in [
-        ("sort_by_label(g, \"a\")", "sort_by_label"),
-        ("mad_over_time(g[1m])", "mad_over_time"),
+        ("histogram_avg(g)", "histogram_avg"),
+        (
+            "double_exponential_smoothing(g[1m], 0.5, 0.5)",
+            "double_exponential_smoothing",
+        ),
         ("limitk(2, g)", "limitk"),
         ("g{a=\"1\" or b=\"2\"}", "or"),
     ] {

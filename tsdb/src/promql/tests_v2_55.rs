@@ -110,32 +110,6 @@ fn v2_55_functions() {
             ("increase(http_requests[100m])", ZERO_CUTOFF),
             ("rate(testcounter_zero_cutoff[20m])", ZERO_CUTOFF),
             ("avg_over_time(metric[1m])", AVG_OVER_TIME),
-            ("mad_over_time(metric[70s])", NOT_YET),
-            (r#"sort_by_label(http_requests, "instance")"#, NOT_YET),
-            (
-                r#"sort_by_label(http_requests, "instance", "group")"#,
-                NOT_YET,
-            ),
-            (
-                r#"sort_by_label(http_requests, "group", "instance", "job")"#,
-                NOT_YET,
-            ),
-            (
-                r#"sort_by_label(http_requests, "job", "instance", "group")"#,
-                NOT_YET,
-            ),
-            (r#"sort_by_label_desc(http_requests, "instance")"#, NOT_YET),
-            (
-                r#"sort_by_label_desc(http_requests, "instance", "group")"#,
-                NOT_YET,
-            ),
-            (
-                r#"sort_by_label_desc(http_requests, "instance", "group", "job")"#,
-                NOT_YET,
-            ),
-            (r#"sort_by_label(cpu_time_total, "cpu")"#, NOT_YET),
-            (r#"sort_by_label(node_uname_info, "instance")"#, NOT_YET),
-            (r#"sort_by_label(node_uname_info, "release")"#, NOT_YET),
         ],
     );
 }
