@@ -165,6 +165,9 @@ pub(crate) fn aggregate(
     without: bool,
     vec: Vec<El>,
 ) -> Result<Vec<El>> {
+    if let (AggOp::Limitk | AggOp::LimitRatio, Param::Num(p)) = (op, &param) {
+        return super::limit::limit(op, *p, grouping, without, vec);
+    }
     let mut k: usize = 0;
     if matches!(op, AggOp::Topk | AggOp::Bottomk) {
         let f = match param {
@@ -291,6 +294,8 @@ pub(crate) fn aggregate(
                 }
             }
             AggOp::Quantile => g.heap.push(e),
+            // Handled by `limit::limit` above.
+            AggOp::Limitk | AggOp::LimitRatio => {}
         }
     }
     let mut out = Vec::with_capacity(groups.len());

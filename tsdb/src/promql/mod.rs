@@ -56,6 +56,7 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+mod limit;
 mod plan;
 #[cfg(test)]
 mod script;

@@ -365,7 +365,7 @@ fn unsupported_constructs_are_named() {
             "double_exponential_smoothing(g[1m], 0.5, 0.5)",
             "double_exponential_smoothing",
         ),
-        ("limitk(2, g)", "limitk"),
+        ("info(g)", "info"),
         ("g{a=\"1\" or b=\"2\"}", "or"),
     ] {
         let e = query_error(&s, expr);
