@@ -83,7 +83,12 @@ impl Acc {
                 self.mean += delta / self.count as f64;
                 self.value += delta * (v - self.mean);
             }
-            AggOp::Group | AggOp::Topk | AggOp::Bottomk | AggOp::Quantile => {}
+            AggOp::Group
+            | AggOp::Topk
+            | AggOp::Bottomk
+            | AggOp::Quantile
+            | AggOp::Limitk
+            | AggOp::LimitRatio => {}
         }
     }
 
@@ -103,7 +108,12 @@ impl Acc {
     pub(crate) fn folds(op: AggOp) -> bool {
         !matches!(
             op,
-            AggOp::Topk | AggOp::Bottomk | AggOp::Quantile | AggOp::CountValues
+            AggOp::Topk
+                | AggOp::Bottomk
+                | AggOp::Quantile
+                | AggOp::CountValues
+                | AggOp::Limitk
+                | AggOp::LimitRatio
         )
     }
 }
@@ -272,6 +282,9 @@ pub(crate) fn aggregate(
     without: bool,
     vec: Vec<El>,
 ) -> Result<Vec<El>> {
+    if let (AggOp::Limitk | AggOp::LimitRatio, Param::Num(p)) = (op, &param) {
+        return super::limit::limit(op, *p, grouping, without, vec);
+    }
     let mut k: usize = 0;
     if matches!(op, AggOp::Topk | AggOp::Bottomk) {
         let f = match param {
@@ -361,6 +374,8 @@ pub(crate) fn aggregate(
                 }
             }
             AggOp::Quantile => g.heap.push(e),
+            // Handled by `limit::limit` above.
+            AggOp::Limitk | AggOp::LimitRatio => {}
             _ => g.acc.add(op, v),
         }
     }

@@ -947,7 +947,7 @@ fn keeps_order(node: &Node) -> bool {
     matches!(
         node,
         Node::Call {
-            func: Func::Sort | Func::SortDesc,
+            func: Func::Sort | Func::SortDesc | Func::SortByLabel | Func::SortByLabelDesc,
             ..
         } | Node::Aggregate {
             op: AggOp::Topk | AggOp::Bottomk,

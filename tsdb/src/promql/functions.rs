@@ -1,6 +1,9 @@
 //! PromQL functions, as Prometheus 2.42's `promql/functions.go` defines
-//! them. Range-vector functions see one series' samples in one window;
+//! them, and three experimental ones of later releases (`sort_by_label`,
+//! `sort_by_label_desc`, `mad_over_time`, Prometheus 2.49-2.55). Range-vector functions see one series' samples in one window;
 //! the others see one step's instant vectors.
+
+use std::cmp::Ordering;
 
 use regex::Regex;
 
@@ -13,7 +16,8 @@ use crate::labels::Label;
 
 macro_rules! funcs {
     ($($v:ident => $name:literal,)*) => {
-        /// Every function of Prometheus 2.42 (later ones are refused by name).
+        /// Every function of Prometheus 2.42, and a few later ones (the
+        /// rest are refused by name).
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub(crate) enum Func { $($v,)* }
         impl Func {
@@ -55,6 +59,8 @@ funcs! {
     StdvarOverTime => "stdvar_over_time", SumOverTime => "sum_over_time",
     Tan => "tan", Tanh => "tanh", Time => "time", Timestamp => "timestamp",
     Vector => "vector", Year => "year",
+    SortByLabel => "sort_by_label", SortByLabelDesc => "sort_by_label_desc",
+    MadOverTime => "mad_over_time",
 }
 
 impl Func {
@@ -72,7 +78,7 @@ impl Func {
             Rate | Irate | Increase | Delta | Idelta | Deriv | PredictLinear | Resets | Changes
             | AvgOverTime | MinOverTime | MaxOverTime | SumOverTime | CountOverTime
             | LastOverTime | PresentOverTime | StddevOverTime | StdvarOverTime | AbsentOverTime
-            | HoltWinters => Some(0),
+            | HoltWinters | MadOverTime => Some(0),
             QuantileOverTime => Some(1),
             _ => None,
         }
@@ -108,6 +114,8 @@ pub(crate) enum Prepared {
         srcs: Vec<String>,
     },
     Absent(Metric),
+    /// The labels `sort_by_label(_desc)` sorts by, in order.
+    SortLabels(Vec<String>),
 }
 
 fn str_arg(args: &[Node], i: usize) -> Result<String> {
@@ -184,6 +192,11 @@ pub(crate) fn prepare(func: Func, args: &[Node]) -> Result<Prepared> {
                     .collect(),
             ))
         }
+        Func::SortByLabel | Func::SortByLabelDesc => Prepared::SortLabels(
+            (1..args.len())
+                .map(|i| str_arg(args, i))
+                .collect::<Result<_>>()?,
+        ),
         _ => Prepared::None,
     })
 }
@@ -269,6 +282,14 @@ pub(crate) fn call_range(
         Func::QuantileOverTime => {
             let mut vals: Vec<f64> = pts.iter().map(|p| p.v).collect();
             Some(quantile(p0, &mut vals))
+        }
+        Func::MadOverTime => {
+            // Median absolute deviation from the median (2.55's
+            // funcMadOverTime).
+            let mut vals: Vec<f64> = pts.iter().map(|p| p.v).collect();
+            let median = quantile(0.5, &mut vals);
+            let mut dev: Vec<f64> = pts.iter().map(|p| (p.v - median).abs()).collect();
+            Some(quantile(0.5, &mut dev))
         }
         Func::StddevOverTime => Some(variance_over_time(pts).sqrt()),
         Func::StdvarOverTime => Some(variance_over_time(pts)),
@@ -677,6 +698,61 @@ pub(crate) fn desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
     }
 }
 
+/// `sort_by_label`'s order: the given labels' values in natural order,
+/// then the whole label sets (Prometheus 2.55's `funcSortByLabel`).
+fn by_labels(names: &[String], a: &Metric, b: &Metric) -> Ordering {
+    for n in names {
+        let (x, y) = (a.get(n).unwrap_or(""), b.get(n).unwrap_or(""));
+        match natural_cmp(x, y) {
+            Ordering::Equal => {}
+            o => return o,
+        }
+    }
+    a.cmp(b)
+}
+
+/// Natural order, as the `facette/natsort` Prometheus pins: strings split
+/// into runs of ASCII digits and runs of other bytes, compared run by run;
+/// digit runs as numbers, other runs bytewise, a digit run against another
+/// run by its first byte; a string whose runs are a prefix of the other's
+/// first. Unlike the Go code this is a total order, as a sort needs: digit
+/// runs of any length compare as numbers (Go falls back to comparing
+/// strings past 19 digits), `"01"` and `"1"` are told apart bytewise, and
+/// the missing label `""` sorts first (the Go code indexes out of range).
+fn natural_cmp(a: &str, b: &str) -> Ordering {
+    fn runs(s: &str) -> impl Iterator<Item = &[u8]> {
+        s.as_bytes()
+            .chunk_by(|x, y| x.is_ascii_digit() == y.is_ascii_digit())
+    }
+    fn run_cmp(x: &[u8], y: &[u8]) -> Ordering {
+        let digits = |r: &[u8]| r.first().is_some_and(u8::is_ascii_digit);
+        match (digits(x), digits(y)) {
+            (true, true) => {
+                let strip = |r: &'_ [u8]| -> usize { r.iter().take_while(|&&c| c == b'0').count() };
+                let (x, y) = (&x[strip(x)..], &y[strip(y)..]);
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            (false, false) => x.cmp(y),
+            // Digits are contiguous bytes, so any digit compares alike.
+            (true, false) => b"0"[..].cmp(y),
+            (false, true) => x.cmp(&b"0"[..]),
+        }
+    }
+    let mut ra = runs(a);
+    let mut rb = runs(b);
+    loop {
+        match (ra.next(), rb.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) => match run_cmp(x, y) {
+                Ordering::Equal => {}
+                o => return o,
+            },
+        }
+    }
+}
+
 /// Prometheus' `quantile`: linear interpolation between closest ranks.
 pub(crate) fn quantile(q: f64, vals: &mut [f64]) -> f64 {
     if vals.is_empty() || q.is_nan() {
@@ -964,6 +1040,22 @@ pub(crate) fn call_instant(
             v.sort_by(|a, b| desc_nan_last(a.v, b.v));
             v
         }
+        SortByLabel | SortByLabelDesc => match prep {
+            Prepared::SortLabels(names) => {
+                let desc = func == SortByLabelDesc;
+                let mut v = first;
+                v.sort_by(|a, b| {
+                    let ord = by_labels(names, &a.metric, &b.metric);
+                    if desc {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
+                });
+                v
+            }
+            _ => return Err(query_err("sort_by_label: arguments not prepared")),
+        },
         Absent => match prep {
             Prepared::Absent(m) if first.is_empty() => empty(m.clone()),
             _ => Vec::new(),
@@ -1084,3 +1176,36 @@ pub(crate) fn parse_go_float(s: &str) -> std::result::Result<f64, ()> {
 #[cfg(test)]
 #[path = "bucket_fields_tests.rs"]
 mod bucket_fields_tests;
+
+#[cfg(test)]
+mod natural_order_tests {
+    use super::natural_cmp;
+    use std::cmp::Ordering::*;
+
+    /// Cases of facette/natsort's order that `sort_by_label` relies on,
+    /// and the total-order repairs (`""`, leading zeros, long numbers).
+    #[test]
+    fn natural_order() {
+        for (a, b, want) in [
+            ("2", "10", Less),
+            ("4m5", "4m600", Less),
+            ("4m1000", "4m600", Greater),
+            ("1.2.3", "1.11.3", Less),
+            ("1.111.3", "1.11.3", Greater),
+            ("abc", "abd", Less),
+            ("a", "a1", Less),
+            ("a1", "a", Greater),
+            ("1a", "a", Less),
+            ("!", "1", Less),
+            ("", "a", Less),
+            ("a", "", Greater),
+            ("01", "1", Less),
+            ("1", "1", Equal),
+            ("99999999999999999999", "100000000000000000000", Less),
+            ("5", "100000000000000000000", Less),
+        ] {
+            assert_eq!(natural_cmp(a, b), want, "{a:?} vs {b:?}");
+            assert_eq!(natural_cmp(b, a), want.reverse(), "{b:?} vs {a:?}");
+        }
+    }
+}

@@ -56,12 +56,15 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+mod limit;
 mod plan;
 #[cfg(test)]
 mod script;
 mod selector;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v2_55;
 
 pub use aggregate::format_float;
 pub use functions::civil_from_days;

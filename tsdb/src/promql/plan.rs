@@ -126,6 +126,9 @@ pub(crate) enum AggOp {
     Bottomk,
     Quantile,
     CountValues,
+    /// Experimental in Prometheus 2.53+ (`limit.rs`).
+    Limitk,
+    LimitRatio,
 }
 
 #[derive(Debug, Clone)]
@@ -450,6 +453,8 @@ impl Lower {
             "bottomk" => AggOp::Bottomk,
             "quantile" => AggOp::Quantile,
             "count_values" => AggOp::CountValues,
+            "limitk" => AggOp::Limitk,
+            "limit_ratio" => AggOp::LimitRatio,
             other => {
                 return Err(query_err(format!(
                     "unsupported aggregation {other:?} (not in Prometheus 2.42)"
@@ -484,7 +489,12 @@ impl Lower {
         };
         if matches!(
             op,
-            AggOp::Topk | AggOp::Bottomk | AggOp::Quantile | AggOp::CountValues
+            AggOp::Topk
+                | AggOp::Bottomk
+                | AggOp::Quantile
+                | AggOp::CountValues
+                | AggOp::Limitk
+                | AggOp::LimitRatio
         ) && param.is_none()
         {
             return Err(query_err(format!("{op:?} needs a parameter")));

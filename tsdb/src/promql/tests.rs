@@ -140,6 +140,68 @@ fn script_runner_detects_mismatches() {
     assert_eq!(r.failures.len(), 1, "an unused skip entry is reported");
 }
 
+/// The syntax of newer scripts (Prometheus 2.45 to 3.x): range evals,
+/// `expect` lines, `_` and `stale` in loads, `clear` directly followed by
+/// a command; each mismatch must be noticed.
+#[test]
+fn script_runner_newer_syntax() {
+    let base = "load 1m\n  m{a=\"2\"} 5\n\nclear\nload 1m\n  m{a=\"1\"} 0+1x4 _ stale 9-2x2\n\n";
+    let ok = [
+        "eval range from 0 to 9m step 1m m\n  m{a=\"1\"} 0 1 2 3 4 4 _ 9 7 5\n",
+        "eval range from 30s to 2m30s step 1m m\n  m{a=\"1\"} 0+1x2\n",
+        "eval instant at 1m30s m\n  m{a=\"1\"} 1\n",
+        "eval instant at 1m m\n  expect no_warn\n  m{a=\"1\"} 1\n",
+        "eval_ordered instant at 1m sort_desc(m)\n  m{a=\"1\"} 1\n",
+        "eval instant at 1m sort_desc(m)\n  expect ordered\n  m{a=\"1\"} 1\n",
+        "eval instant at 1m m\n  expect fail\n",
+        "eval_fail instant at 1m m\n",
+        "eval instant at 1m m[1m]\n  expect range vector from 0 to 1m step 1m\n  m{a=\"1\"} 0 1\n",
+        "eval instant at 1m \"hi\"\n  expect string \"hi\"\n",
+        "eval instant at 1m 1 +\n  expect fail regex: .\n",
+        "eval_warn instant at 1m m\n  m{a=\"1\"} 1\n",
+        "eval instant at 1m 0x10\n  16\n",
+        "eval instant at 1m m\n  {{schema:0 sum:1 count:1}}\n",
+    ];
+    let mut oks = ok.to_vec();
+    oks.retain(|c| !c.contains("expect fail\n") && !c.starts_with("eval_fail"));
+    for case in oks {
+        let r = run(&format!("{base}{case}"), &[]);
+        assert!(r.failures.is_empty(), "{case}: {r:?}");
+        assert_eq!(r.passed + r.skipped.len(), 1, "{case}: {r:?}");
+    }
+    let r = run(&format!("{base}{}", ok[12]), &[]);
+    assert_eq!(r.unchecked_annotations, 0);
+    let r = run(&format!("{base}{}", ok[11]), &[]);
+    assert_eq!(
+        r.unchecked_annotations, 1,
+        "eval_warn is counted as unchecked"
+    );
+    let r = run(&format!("{base}{}", ok[13]), &[]);
+    assert_eq!(r.skipped.len(), 1, "native histograms are skipped");
+    for bad in [
+        "eval range from 0 to 9m step 1m m\n  m{a=\"1\"} 0 1 2 3 4 4 4 9 7 5\n",
+        "eval range from 0 to 9m step 1m m\n  m{a=\"1\"} 0 1 2 3 4 4 _ 9 7\n",
+        "eval range from 0 to 9m step 1m m\n  m{a=\"1\"} 0 1 2 3 4 4 _ 9 7 5 3\n",
+        "eval range from 0 to 9m step 1m m\n  m{a=\"2\"} 0 1 2 3 4 4 _ 9 7 5\n",
+        "eval range from 0 to 9m step 1m m\n",
+        "eval instant at 1m m\n  expect fail\n",
+        "eval instant at 1m 1 +\n  expect fail msg: no such message\n",
+        "eval instant at 1m 1 +\n  expect fail regex: ^nothing$\n",
+        "eval instant at 1m m[1m]\n  expect range vector from 0 to 1m step 1m\n  m{a=\"1\"} 0 2\n",
+        "eval instant at 1m m[1m]\n  m{a=\"1\"} 1\n",
+        "eval instant at 1m \"hi\"\n  expect string \"ho\"\n",
+        "eval instant at 1m m\n  m{a=\"1\"} 1 2\n",
+        "eval instant at 1m m\n  expect bogus\n",
+        "eval range from 2m to 1m step 1m m\n",
+        "eval sometime m\n",
+        "load 1m\n  m{a=\"1\"} 1x\n",
+        "bogus command\n",
+    ] {
+        let r = run(&format!("{base}{bad}"), &[]);
+        assert_eq!(r.failures.len(), 1, "{bad}: {r:?}");
+    }
+}
+
 use super::script::MemStore;
 use super::{query_instant, query_range, QueryOptions, Value};
 use crate::db::Sample;
@@ -298,9 +360,12 @@ fn query_error(s: &MemStore, expr: &str) -> String {
 fn unsupported_constructs_are_named() {
     let s = store(&[]);
     for (expr, needle) in [
-        ("sort_by_label(g, \"a\")", "sort_by_label"),
-        ("mad_over_time(g[1m])", "mad_over_time"),
-        ("limitk(2, g)", "limitk"),
+        ("histogram_avg(g)", "histogram_avg"),
+        (
+            "double_exponential_smoothing(g[1m], 0.5, 0.5)",
+            "double_exponential_smoothing",
+        ),
+        ("info(g)", "info"),
         ("g{a=\"1\" or b=\"2\"}", "or"),
     ] {
         let e = query_error(&s, expr);
