@@ -18,7 +18,9 @@ pub struct Options {
     /// Size at which a WAL segment is closed and a new one begun, in bytes.
     pub wal_segment_bytes: u64,
     /// Bound on samples held in the head; reaching it cuts the head into
-    /// blocks early, keeping memory bounded whatever the ingest rate.
+    /// blocks early, keeping memory bounded whatever the ingest rate. A
+    /// [`crate::BulkLoad`] holds at most 8 bytes per this many samples of
+    /// encoded chunks (64 MiB by default) before it writes them as blocks.
     pub max_head_samples: usize,
     /// Spans of the compaction levels above level 0, ascending, in ms; each
     /// a multiple of the one before (and of `block_span_ms`). Complete
