@@ -47,8 +47,11 @@ impl Run {
     }
 }
 
-/// A bulk load in progress; see the [module docs](self) and
-/// [`Db::bulk_load`].
+/// A bulk load in progress, started by [`Db::bulk_load`]: history written
+/// straight to blocks, past the WAL and the head, each series' samples
+/// encoded once per day window into the chunks a block holds and kept in
+/// memory (about a byte a sample) until the commit writes them as the
+/// blocks compaction would have made.
 ///
 /// Samples appended are checked against what is stored (duplicates are
 /// no-ops, conflicts are rejected and reported, as by [`Db::append`]) and
