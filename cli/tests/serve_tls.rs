@@ -252,6 +252,86 @@ fn https_with_basic_auth() {
     }
     let (code, _, _) = https(port, &crt, "/-/healthy", Some(&basic(USER, PASSWORD))).unwrap();
     assert_eq!(code, 200);
+
+    // A lone silent client (nobody waiting): dropped at --request-timeout.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let t = Instant::now();
+    let r = s.read(&mut [0u8; 16]);
+    assert!(matches!(r, Ok(0)) || r.is_err(), "{r:?}");
+    let took = t.elapsed();
+    assert!(
+        took > Duration::from_millis(1500) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+}
+
+/// Plain HTTP, basic auth and a bearer token together: either passes.
+#[test]
+fn basic_auth_and_bearer_token_either_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = bcrypt::hash_with_salt(PASSWORD, 4, [9u8; 16])
+        .unwrap()
+        .to_string();
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, format!("basic_auth_users:\n  {USER}: {hash}\n")).unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "t0ken\n").unwrap();
+    let db = dir.path().join("db");
+    drop(Db::open(&db, Options::default()).unwrap());
+    let port = free_port();
+    let _serve = Proc(
+        Command::new(env!("CARGO_BIN_EXE_minetsdb"))
+            .arg("serve")
+            .arg("--db")
+            .arg(&db)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--web.config.file")
+            .arg(&web)
+            .arg("--bearer-token-file")
+            .arg(&token)
+            .env("XDG_CONFIG_HOME", dir.path().join("no-config"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let get = |auth: Option<&str>| -> Option<(u16, String)> {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        let auth = auth
+            .map(|a| format!("Authorization: {a}\r\n"))
+            .unwrap_or_default();
+        write!(s, "GET /-/ready HTTP/1.0\r\n{auth}\r\n").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        let code = out.split_whitespace().nth(1)?.parse().ok()?;
+        Some((code, out))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(None).is_none() {
+        assert!(Instant::now() < deadline, "serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get(Some(&basic(USER, PASSWORD))).map(|r| r.0), Some(200));
+    assert_eq!(get(Some("Bearer t0ken")).map(|r| r.0), Some(200));
+    for bad in [
+        None,
+        Some("Bearer nope".to_string()),
+        Some(basic(USER, "nope")),
+    ] {
+        let (code, head) = get(bad.as_deref()).unwrap_or_default();
+        assert_eq!(code, 401, "{bad:?}");
+        assert!(
+            head.contains("WWW-Authenticate: Basic realm=\"minetsdb\""),
+            "{head}"
+        );
+        assert!(
+            head.contains("WWW-Authenticate: Bearer realm=\"minetsdb\""),
+            "{head}"
+        );
+    }
 }
 
 #[test]
