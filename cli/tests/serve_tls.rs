@@ -45,7 +45,15 @@ impl Drop for Proc {
 
 /// A self-signed certificate for 127.0.0.1 and localhost, or why not.
 fn make_cert(dir: &Path) -> Option<(PathBuf, PathBuf)> {
-    let (crt, key) = (dir.join("serve.crt"), dir.join("serve.key"));
+    make_named_cert(dir, "serve", "serverAuth")
+}
+
+/// `name.crt` and `name.key`, self-signed, for extended key usage `eku`.
+fn make_named_cert(dir: &Path, name: &str, eku: &str) -> Option<(PathBuf, PathBuf)> {
+    let (crt, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
     let out = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
         .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
@@ -54,6 +62,7 @@ fn make_cert(dir: &Path) -> Option<(PathBuf, PathBuf)> {
         // Not a CA: webpki (the test's client) refuses a CA certificate
         // as the server's own; Go's clients (Grafana) accept either.
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", &format!("extendedKeyUsage={eku}")])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -103,6 +112,17 @@ fn https(
     path: &str,
     auth: Option<&str>,
 ) -> std::io::Result<(u16, String, String)> {
+    https_as(port, crt, path, auth, None)
+}
+
+/// [`https`], presenting the client certificate `client` (crt, key) if given.
+fn https_as(
+    port: u16,
+    crt: &Path,
+    path: &str,
+    auth: Option<&str>,
+    client: Option<&(PathBuf, PathBuf)>,
+) -> std::io::Result<(u16, String, String)> {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(crt).unwrap() {
         roots.add(c.unwrap()).unwrap();
@@ -111,8 +131,18 @@ fn https(
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let cfg = match client {
+        None => cfg.with_no_client_auth(),
+        Some((c, k)) => {
+            let certs = CertificateDer::pem_file_iter(c)
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap();
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(k).unwrap();
+            cfg.with_client_auth_cert(certs, key).unwrap()
+        }
+    };
     let name = ServerName::try_from("127.0.0.1").unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(cfg), name).unwrap();
     let sock = TcpStream::connect(("127.0.0.1", port))?;
@@ -136,6 +166,15 @@ fn https(
 }
 
 fn start_serve(work: &Path, web: &Path, crt: &Path) -> (Proc, u16) {
+    start_serve_as(work, web, crt, None)
+}
+
+fn start_serve_as(
+    work: &Path,
+    web: &Path,
+    crt: &Path,
+    client: Option<&(PathBuf, PathBuf)>,
+) -> (Proc, u16) {
     let db = work.join("db");
     drop(Db::open(&db, Options::default()).unwrap());
     let port = free_port();
@@ -158,7 +197,7 @@ fn start_serve(work: &Path, web: &Path, crt: &Path) -> (Proc, u16) {
     let deadline = Instant::now() + Duration::from_secs(60);
     let good = basic(USER, PASSWORD);
     loop {
-        let r = https(port, crt, "/-/ready", Some(&good));
+        let r = https_as(port, crt, "/-/ready", Some(&good), client);
         if matches!(r, Ok((200, _, _))) {
             break;
         }
@@ -332,6 +371,43 @@ fn basic_auth_and_bearer_token_either_passes() {
             "{head}"
         );
     }
+}
+
+/// RequireAndVerifyClientCert: the client's certificate must chain to
+/// client_ca_file (here, being it); without one the handshake fails.
+#[test]
+fn client_certificates_are_required_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((crt, _)) = make_cert(dir.path()) else {
+        return;
+    };
+    let client = make_named_cert(dir.path(), "client", "clientAuth").unwrap();
+    let other = make_named_cert(dir.path(), "other", "clientAuth").unwrap();
+    let hash = bcrypt::hash_with_salt(PASSWORD, 4, [5u8; 16])
+        .unwrap()
+        .to_string();
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: serve.crt\n  key_file: serve.key\n\
+             \x20 client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: client.crt\n\
+             basic_auth_users:\n  {USER}: {hash}\n"
+        ),
+    )
+    .unwrap();
+    let (_serve, port) = start_serve_as(dir.path(), &web, &crt, Some(&client));
+    let good = basic(USER, PASSWORD);
+    let ok = https_as(port, &crt, "/-/healthy", Some(&good), Some(&client)).unwrap();
+    assert_eq!(ok.0, 200);
+    // No certificate, or one the CA file does not vouch for: no answer.
+    let none = https_as(port, &crt, "/-/healthy", Some(&good), None);
+    assert!(!matches!(none, Ok((200, _, _))), "{none:?}");
+    let wrong = https_as(port, &crt, "/-/healthy", Some(&good), Some(&other));
+    assert!(!matches!(wrong, Ok((200, _, _))), "{wrong:?}");
+    // The certificate does not replace basic auth.
+    let nopass = https_as(port, &crt, "/-/healthy", None, Some(&client)).unwrap();
+    assert_eq!(nopass.0, 401);
 }
 
 #[test]

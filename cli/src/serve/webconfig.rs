@@ -11,8 +11,11 @@
 //!   grafana: $2y$10$...        # bcrypt hash (htpasswd -nBC 10 "" | tr -d ':\n')
 //! ```
 //!
-//! What Prometheus accepts and `serve` does not (client certificates,
-//! cipher and curve lists, extra response headers) is an error naming the
+//! Client certificates are verified against `client_ca_file` with
+//! `client_auth_type: RequireAndVerifyClientCert` (or
+//! `VerifyClientCertIfGiven`). What Prometheus accepts and `serve` does
+//! not (unverified client certificates, allowed SANs, cipher and curve
+//! lists, inline PEM, extra response headers) is an error naming the
 //! key, never silently ignored: a config that looks stricter than what is
 //! enforced is worse than one refused. Unknown keys are errors with the
 //! file and line, as in Prometheus (which parses with `UnmarshalStrict`).
@@ -171,19 +174,32 @@ fn tls_config(
         line: line_of(text, key),
         message,
     };
-    match t.client_auth_type.as_deref() {
-        None | Some("NoClientCert") => {}
+    // Client certificates: the two verifying modes. RequestClientCert and
+    // RequireAnyClientCert accept certificates nobody checked, which is
+    // no authentication at all: refused.
+    let verify_client = match t.client_auth_type.as_deref() {
+        None | Some("NoClientCert") => None,
+        Some("RequireAndVerifyClientCert") => Some(true),
+        Some("VerifyClientCertIfGiven") => Some(false),
         Some(other) => {
             return Err(err(
                 "client_auth_type",
                 format!(
-                    "client_auth_type {other:?}: only NoClientCert is supported by minetsdb serve"
+                    "client_auth_type {other:?}: minetsdb serve supports NoClientCert, \
+                     RequireAndVerifyClientCert and VerifyClientCertIfGiven"
                 ),
             ))
         }
+    };
+    if verify_client.is_some() != t.client_ca_file.is_some() {
+        return Err(err(
+            "client_ca_file",
+            "client_ca_file goes with client_auth_type RequireAndVerifyClientCert or \
+             VerifyClientCertIfGiven, and they with it"
+                .into(),
+        ));
     }
     for (key, set) in [
-        ("client_ca_file", t.client_ca_file.is_some()),
         ("client_ca", t.client_ca.is_some()),
         ("client_allowed_sans", t.client_allowed_sans.is_some()),
         ("cipher_suites", t.cipher_suites.is_some()),
@@ -254,21 +270,50 @@ fn tls_config(
     };
     // ring, the provider ureq's rustls already uses in this build.
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
-        .map_err(|e| err("min_version", format!("TLS versions: {e}")))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| {
-            err(
-                "key_file",
-                format!(
-                    "cert_file {} with key_file {}: {e}",
-                    cert_file.display(),
-                    key_file.display()
-                ),
-            )
-        })?;
+        .map_err(|e| err("min_version", format!("TLS versions: {e}")))?;
+    let builder = match (verify_client, &t.client_ca_file) {
+        (Some(required), Some(ca)) => {
+            let ca_file = dir.join(ca);
+            let bad = |e: String| {
+                err(
+                    "client_ca_file",
+                    format!("client_ca_file {}: {e}", ca_file.display()),
+                )
+            };
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(&ca_file).map_err(|e| bad(e.to_string()))? {
+                roots
+                    .add(c.map_err(|e| bad(e.to_string()))?)
+                    .map_err(|e| bad(e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(bad("no PEM certificate in it".into()));
+            }
+            let v = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            );
+            let v = if required {
+                v
+            } else {
+                v.allow_unauthenticated()
+            };
+            builder.with_client_cert_verifier(v.build().map_err(|e| bad(e.to_string()))?)
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder.with_single_cert(certs, key).map_err(|e| {
+        err(
+            "key_file",
+            format!(
+                "cert_file {} with key_file {}: {e}",
+                cert_file.display(),
+                key_file.display()
+            ),
+        )
+    })?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }
@@ -395,7 +440,7 @@ mod tests {
             e.starts_with("/etc/web.yml:3") && e.contains("bogus"),
             "{e}"
         );
-        let e = parse("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n")
+        let e = parse("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAnyClientCert\n")
             .err()
             .unwrap_or_default();
         assert!(e.starts_with("/etc/web.yml:4: client_auth_type"), "{e}");
