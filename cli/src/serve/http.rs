@@ -20,6 +20,13 @@
 //! - at most `workers * 4` accepted connections wait for a worker; beyond,
 //!   a connection is answered 503 at once and closed.
 //!
+//! With TLS (a `rustls::ServerConfig`), each connection is wrapped in a
+//! `rustls::StreamOwned` by its worker; the same limits apply to what is
+//! read through it, and the handshake itself must finish within
+//! [`Limits::request_timeout`]. A connection whose first byte is not a TLS
+//! handshake record (plain HTTP sent to the TLS port) is answered 400 in
+//! plain text and closed, as Go's server does.
+//!
 //! Request bodies with `Transfer-Encoding` (chunked) are refused with 411:
 //! the clients `serve` is for (Grafana, promtool, Prometheus' remote
 //! write) send `Content-Length`.
@@ -30,6 +37,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 /// What a client may send and how long it may take.
 #[derive(Debug, Clone)]
@@ -192,11 +201,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// Serves `handler` on `listener` with `workers` threads.
+    /// Serves `handler` on `listener` with `workers` threads, over TLS
+    /// when `tls` is given.
     pub fn start(
         listener: TcpListener,
         workers: usize,
         limits: Limits,
+        tls: Option<Arc<ServerConfig>>,
         handler: Arc<Handler>,
     ) -> io::Result<Server> {
         let addr = listener.local_addr()?;
@@ -207,12 +218,13 @@ impl Server {
         let rx = Arc::new(Mutex::new(rx));
         let mut threads = Vec::new();
         for i in 0..workers {
-            let (rx, handler, limits, waiting, stop) = (
+            let (rx, handler, limits, waiting, stop, tls) = (
                 rx.clone(),
                 handler.clone(),
                 limits.clone(),
                 waiting.clone(),
                 stop.clone(),
+                tls.clone(),
             );
             threads.push(
                 std::thread::Builder::new()
@@ -223,7 +235,15 @@ impl Server {
                         let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         let Ok(stream) = next else { return };
                         waiting.fetch_sub(1, Ordering::SeqCst);
-                        serve_connection(stream, &limits, &*handler, &waiting, &stop);
+                        let _ = stream.set_nodelay(true);
+                        match &tls {
+                            None => serve_connection(stream, &limits, &*handler, &waiting, &stop),
+                            Some(cfg) => {
+                                if let Some(s) = tls_accept(stream, cfg, &limits, &waiting, &stop) {
+                                    serve_connection(s, &limits, &*handler, &waiting, &stop);
+                                }
+                            }
+                        }
                     })?,
             );
         }
@@ -306,31 +326,123 @@ enum ReadError {
     Reply(Response),
 }
 
-fn serve_connection(
-    mut stream: TcpStream,
+/// A connection, plain or TLS: bytes both ways, and the socket beneath
+/// for timeouts.
+trait Conn: Read + Write {
+    fn tcp(&self) -> &TcpStream;
+    /// Ends the connection (after a TLS close_notify, best effort).
+    fn close(&mut self);
+}
+
+impl Conn for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+    fn close(&mut self) {
+        let _ = self.shutdown(Shutdown::Both);
+    }
+}
+
+impl Conn for StreamOwned<ServerConnection, TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+    fn close(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.conn.complete_io(&mut self.sock);
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
+}
+
+/// Waits for the client's first byte as for an idle connection, then runs
+/// the TLS handshake within [`Limits::request_timeout`]; `None` when the
+/// client went away, was too slow, or did not speak TLS.
+fn tls_accept(
+    mut sock: TcpStream,
+    cfg: &Arc<ServerConfig>,
+    limits: &Limits,
+    waiting: &AtomicUsize,
+    stop: &AtomicBool,
+) -> Option<StreamOwned<ServerConnection, TcpStream>> {
+    // A silent client holds the worker no longer than one request may take
+    // (and less when others wait): it has not sent a request yet.
+    let deadline = Instant::now() + limits.request_timeout;
+    let mut first = [0u8; 1];
+    loop {
+        let _ = sock.set_read_timeout(Some(Duration::from_millis(200)));
+        match sock.peek(&mut first) {
+            Ok(0) => return None,
+            Ok(_) => break,
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                if Instant::now() > deadline
+                    || waiting.load(Ordering::SeqCst) > 0
+                    || stop.load(Ordering::SeqCst)
+                {
+                    let _ = sock.shutdown(Shutdown::Both);
+                    return None;
+                }
+            }
+            Err(_) => return None,
+        }
+    }
+    // 0x16 opens a TLS handshake record; a letter, an HTTP method.
+    if first[0] != 0x16 {
+        if first[0].is_ascii_uppercase() {
+            let _ = sock.set_write_timeout(Some(Duration::from_secs(1)));
+            let r = Response::text(400, "Client sent an HTTP request to an HTTPS server.\n");
+            let _ = write_response(&mut sock, &r, false, false);
+        }
+        let _ = sock.shutdown(Shutdown::Both);
+        return None;
+    }
+    let mut conn = ServerConnection::new(cfg.clone()).ok()?;
+    while conn.is_handshaking() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let _ = sock.shutdown(Shutdown::Both);
+            return None;
+        }
+        let _ = sock.set_read_timeout(Some(left));
+        let _ = sock.set_write_timeout(Some(left));
+        match conn.complete_io(&mut sock) {
+            Ok((0, 0)) if conn.wants_read() => return None,
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                // Send the alert rustls queued, if any, then close.
+                let _ = conn.write_tls(&mut sock);
+                let _ = sock.shutdown(Shutdown::Both);
+                return None;
+            }
+        }
+    }
+    Some(StreamOwned::new(conn, sock))
+}
+
+fn serve_connection<S: Conn>(
+    mut stream: S,
     limits: &Limits,
     handler: &Handler,
     waiting: &AtomicUsize,
     stop: &AtomicBool,
 ) {
-    let _ = stream.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let req = match read_request(&mut stream, &mut buf, limits, waiting, stop) {
             Ok(r) => r,
             Err(ReadError::Closed) => return,
             Err(ReadError::Reply(r)) => {
-                let _ = stream.set_write_timeout(Some(limits.request_timeout));
+                let _ = stream.tcp().set_write_timeout(Some(limits.request_timeout));
                 let _ = write_response(&mut stream, &r, false, false);
-                let _ = stream.shutdown(Shutdown::Both);
+                stream.close();
                 return;
             }
         };
         let keep = keep_alive(&req);
         let resp = handler(&req);
-        let _ = stream.set_write_timeout(Some(limits.request_timeout));
+        let _ = stream.tcp().set_write_timeout(Some(limits.request_timeout));
         if write_response(&mut stream, &resp, keep, req.method == "HEAD").is_err() || !keep {
-            let _ = stream.shutdown(Shutdown::Both);
+            stream.close();
             return;
         }
     }
@@ -349,8 +461,8 @@ fn keep_alive(req: &Request) -> bool {
     }
 }
 
-fn read_request(
-    stream: &mut TcpStream,
+fn read_request<S: Conn>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
     limits: &Limits,
     waiting: &AtomicUsize,
@@ -363,7 +475,9 @@ fn read_request(
         let idle_until = Instant::now() + limits.idle_timeout;
         let mut chunk = [0u8; 8192];
         loop {
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+            let _ = stream
+                .tcp()
+                .set_read_timeout(Some(Duration::from_millis(200)));
             match stream.read(&mut chunk) {
                 Ok(0) => return Err(ReadError::Closed),
                 Ok(n) => {
@@ -415,8 +529,9 @@ fn read_request(
         .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
         && buf.len() < head_len + body_len
     {
-        let _ = stream.set_write_timeout(Some(limits.request_timeout));
+        let _ = stream.tcp().set_write_timeout(Some(limits.request_timeout));
         let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+        let _ = stream.flush();
     }
     // The body: already-read bytes first, then exactly what is missing.
     while buf.len() < head_len + body_len {
@@ -486,8 +601,8 @@ fn is_timeout(e: &io::Error) -> bool {
 
 /// One read before `deadline`; a closed peer or the deadline passing ends
 /// the request (a 408 is sent for the latter).
-fn read_some(
-    stream: &mut TcpStream,
+fn read_some<S: Conn>(
+    stream: &mut S,
     chunk: &mut [u8],
     deadline: Instant,
 ) -> Result<usize, ReadError> {
@@ -496,7 +611,7 @@ fn read_some(
         if left.is_zero() {
             return Err(reply(408, "request not received in time"));
         }
-        let _ = stream.set_read_timeout(Some(left));
+        let _ = stream.tcp().set_read_timeout(Some(left));
         match stream.read(chunk) {
             Ok(0) => return Err(ReadError::Closed),
             Ok(n) => return Ok(n),
@@ -575,7 +690,7 @@ mod tests {
             ),
             Err(e) => Response::text(400, e),
         });
-        Server::start(l, 2, limits, h).unwrap()
+        Server::start(l, 2, limits, None, h).unwrap()
     }
 
     /// Reads one response (status, body) off a kept-alive connection.

@@ -11,7 +11,8 @@
 //!
 //! Modules: `http` (the server: threads, limits), `params` (Prometheus'
 //! time and duration parameters), `api` (the endpoints), `exporter`
-//! (`/metrics`); `/api/v1/write` decodes with
+//! (`/metrics`), `webconfig` (`--web.config.file`: TLS and basic auth);
+//! `/api/v1/write` decodes with
 //! `minetsdb_collectors::remote_write`.
 
 mod api;
@@ -19,6 +20,7 @@ mod exporter;
 mod http;
 mod params;
 mod rules;
+mod webconfig;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -73,6 +75,19 @@ pub struct Args {
     /// header, Prometheus: `authorization: {credentials_file: ...}`).
     #[arg(long, value_name = "FILE")]
     bearer_token_file: Option<PathBuf>,
+    /// Prometheus' web configuration file: `tls_server_config` (cert_file,
+    /// key_file, min_version) for HTTPS, `basic_auth_users` (user: bcrypt
+    /// hash) for basic auth. With --bearer-token-file too, either is accepted.
+    #[arg(
+        long = "web.config.file",
+        alias = "web-config-file",
+        value_name = "FILE"
+    )]
+    web_config_file: Option<PathBuf>,
+    /// Longest a client may take to send one request (and, over TLS, to
+    /// finish its handshake), and to read its response.
+    #[arg(long, default_value = "30s", value_parser = crate::duration::parse_ms)]
+    request_timeout: i64,
     /// Without --collect: how old the read-only view of the database may
     /// get before a request reopens it to see another process's appends.
     #[arg(long, default_value = "15s", value_parser = crate::duration::parse_ms)]
@@ -88,6 +103,9 @@ struct App {
     receiver: Option<Arc<Db>>,
     /// `Bearer <token>` every request must carry, when set.
     auth: Option<String>,
+    /// `basic_auth_users` of the web config; when both are set, a request
+    /// with either passes.
+    basic: Option<webconfig::BasicAuth>,
     /// The alert and recording rules, for `/api/v1/rules` and `/alerts`.
     rules: Vec<minetsdb_collectors::alerts::Group>,
 }
@@ -100,17 +118,8 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 
 impl App {
     fn handle(&self, req: &Request) -> Response {
-        if let Some(want) = &self.auth {
-            let got = req.header("authorization").unwrap_or("");
-            if !same_secret(got.trim().as_bytes(), want.as_bytes()) {
-                let mut r =
-                    Response::text(401, "unauthorized: send Authorization: Bearer <token>\n");
-                r.headers.push((
-                    "WWW-Authenticate".into(),
-                    "Bearer realm=\"minetsdb\"".into(),
-                ));
-                return r;
-            }
+        if let Some(r) = self.unauthorized(req) {
+            return r;
         }
         let path = req.path.as_str();
         if path == "/api/v1/write" {
@@ -145,6 +154,42 @@ impl App {
 }
 
 impl App {
+    /// The 401 for a request without valid credentials, when any are
+    /// required: a bearer token or basic auth, either one when both are
+    /// configured (Grafana sends one Authorization header).
+    fn unauthorized(&self, req: &Request) -> Option<Response> {
+        if self.auth.is_none() && self.basic.is_none() {
+            return None;
+        }
+        let got = req.header("authorization").unwrap_or("").trim();
+        let bearer_ok = self
+            .auth
+            .as_ref()
+            .is_some_and(|want| same_secret(got.as_bytes(), want.as_bytes()));
+        if bearer_ok || self.basic.as_ref().is_some_and(|b| b.check(got)) {
+            return None;
+        }
+        let want = match (&self.auth, &self.basic) {
+            (Some(_), Some(_)) => {
+                "Authorization: Basic (a user of the web config) or Bearer <token>"
+            }
+            (None, Some(_)) => "Authorization: Basic (a user of the web config)",
+            _ => "Authorization: Bearer <token>",
+        };
+        let mut r = Response::text(401, format!("unauthorized: send {want}\n"));
+        if self.basic.is_some() {
+            r.headers
+                .push(("WWW-Authenticate".into(), "Basic realm=\"minetsdb\"".into()));
+        }
+        if self.auth.is_some() {
+            r.headers.push((
+                "WWW-Authenticate".into(),
+                "Bearer realm=\"minetsdb\"".into(),
+            ));
+        }
+        Some(r)
+    }
+
     fn remote_write(&self, req: &Request) -> Response {
         let Some(db) = &self.receiver else {
             return Response::text(
@@ -198,6 +243,14 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
             Some(format!("Bearer {t}"))
         }
     };
+    let web = match &a.web_config_file {
+        None => None,
+        Some(p) => Some(webconfig::WebConfig::load(p).context("--web.config.file")?),
+    };
+    let (tls, basic) = match web {
+        None => (None, None),
+        Some(w) => (w.tls, w.basic_auth),
+    };
     let listener =
         TcpListener::bind(&a.listen).with_context(|| format!("listening on {}", a.listen))?;
     let stop = collect::stop_signal()?;
@@ -245,6 +298,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         exporter: exporter::Exporter::new(gpus),
         receiver: writer.clone().filter(|_| a.remote_write),
         auth,
+        basic,
         rules: match &config {
             // Problems are reported once here; the endpoints then list no rules.
             Some(c) => collect::alert_groups(c),
@@ -260,10 +314,15 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
         let app = app.clone();
         Arc::new(move |r: &Request| app.handle(r))
     };
-    let server = http::Server::start(listener, usize::from(a.threads), Limits::default(), handler)
+    let limits = Limits {
+        request_timeout: Duration::from_millis(a.request_timeout.max(1) as u64),
+        ..Limits::default()
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let server = http::Server::start(listener, usize::from(a.threads), limits, tls, handler)
         .context("starting the HTTP server")?;
     eprintln!(
-        "minetsdb: serving {} on http://{} (Grafana: a Prometheus data source with this URL)",
+        "minetsdb: serving {} on {scheme}://{} (Grafana: a Prometheus data source with this URL)",
         dir.display(),
         server.addr()
     );
