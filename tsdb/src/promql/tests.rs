@@ -17,6 +17,12 @@ fn check(name: &str, skip: &[(&str, &str)]) -> Report {
         r.skipped.len(),
         r.failures.len()
     );
+    details(name, &r);
+    r
+}
+
+/// Lists a script's skips and failures, and fails the test on a failure.
+pub(super) fn details(name: &str, r: &Report) {
     for s in &r.skipped {
         eprintln!("  skipped {s}");
     }
@@ -28,7 +34,6 @@ fn check(name: &str, skip: &[(&str, &str)]) -> Report {
         "{name}: {} failures",
         r.failures.len()
     );
-    r
 }
 
 const SCRIPTS: &[&str] = &[

@@ -37,17 +37,7 @@ fn check(name: &str, skip: &[(&str, &str)]) -> Report {
         r.failures.len(),
         r.histogram_series,
     );
-    for s in &r.skipped {
-        eprintln!("  skipped {s}");
-    }
-    for f in &r.failures {
-        eprintln!("  FAILED {f}");
-    }
-    assert!(
-        r.failures.is_empty(),
-        "v2.55/{name}: {} failures",
-        r.failures.len()
-    );
+    super::tests::details(&format!("v2.55/{name}"), &r);
     assert!(r.passed + r.skipped.len() > 0, "v2.55/{name}: nothing ran");
     r
 }
