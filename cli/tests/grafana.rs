@@ -3,6 +3,8 @@
 //! variable) returns data when run through `minetsdb serve` on the demo
 //! database, with Grafana's variables filled in as Grafana would.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -34,14 +36,8 @@ fn post(port: u16, path: &str, form: &str) -> (u16, String) {
     .unwrap();
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).unwrap();
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (code, body.to_string())
+    let (code, _, body) = common::split_response(&buf);
+    (code, body)
 }
 
 /// `application/x-www-form-urlencoded` escaping.

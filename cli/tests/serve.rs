@@ -11,6 +11,8 @@
 //! Without `prometheus` and `promtool` the tests fail naming the package,
 //! unless `MINETSDB_SKIP_PROMETHEUS=1` is set.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -183,14 +185,8 @@ fn http(port: u16, method: &str, path: &str, form: Option<&str>) -> std::io::Res
     }
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((code, body.to_string()))
+    let (code, _, body) = common::split_response(&buf);
+    Ok((code, body))
 }
 
 fn json(port: u16, method: &str, path: &str, form: Option<&str>) -> (u16, serde_json::Value) {

@@ -11,6 +11,8 @@
 //! Without /usr/bin/openssl the TLS tests print why and return
 //! (scripts/test installs it).
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -155,14 +157,7 @@ fn https_as(
     s.flush()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((code, head.to_string(), body.to_string()))
+    Ok(common::split_response(&buf))
 }
 
 fn start_serve(work: &Path, web: &Path, crt: &Path) -> (Proc, u16) {

@@ -75,3 +75,16 @@ impl Drop for Server {
         }
     }
 }
+
+/// An HTTP/1.0 response read to its end: status code (0 when there is no
+/// status line), head and body.
+pub fn split_response(buf: &[u8]) -> (u16, String, String) {
+    let text = String::from_utf8_lossy(buf).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, head.to_string(), body.to_string())
+}
