@@ -5,26 +5,16 @@
 //! it with
 //! `cargo test --release -p minetsdb-cli dash_bench -- --ignored --nocapture`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use minetsdb::{Db, Options};
 use minetsdb_collectors::config::Thresholds;
-use minetsdb_collectors::sim::{backfill_into, Rig, RigConfig};
+
+use crate::report::bench::{best_of, rig_90d_8_gpus};
 
 use super::model::{gather, Span};
 use super::once::render;
 use super::view::{Theme, View};
-
-fn best_of(n: usize, mut f: impl FnMut()) -> Duration {
-    (0..n)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .min()
-        .unwrap_or_default()
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
@@ -33,23 +23,7 @@ fn ms(d: Duration) -> f64 {
 #[test]
 #[ignore = "writes 90 days of an 8-GPU rig; run with --release --ignored"]
 fn dash_bench_90d_8_gpus() {
-    const DAY: i64 = 86_400_000;
-    let start = 1_767_225_600_000; // 2026-01-01
-    let end = start + 90 * DAY;
-    let dir = tempfile::tempdir().unwrap();
-    let filled = Instant::now();
-    {
-        let db = Db::open(dir.path(), Options::default()).unwrap();
-        let mut rig = Rig::new(RigConfig {
-            seed: 5,
-            gpus: 8,
-            ..RigConfig::default()
-        });
-        backfill_into(&mut rig, &db, start, end, 60, |_| {}).unwrap();
-        db.flush().unwrap();
-        db.compact().unwrap();
-    }
-    eprintln!("filled 90 d x 8 GPUs in {:.1?}", filled.elapsed());
+    let (dir, end) = rig_90d_8_gpus();
     let th = Thresholds::default();
     let at = end - 30_000;
     let db = Db::open_read_only(dir.path(), Options::default()).unwrap();

@@ -12,7 +12,8 @@ use minetsdb_collectors::sim::{backfill_into, Rig, RigConfig};
 
 use super::metric;
 
-fn best_of(n: usize, mut f: impl FnMut()) -> Duration {
+/// The fastest of `n` runs of `f`.
+pub(crate) fn best_of(n: usize, mut f: impl FnMut()) -> Duration {
     (0..n)
         .map(|_| {
             let t = Instant::now();
@@ -23,9 +24,9 @@ fn best_of(n: usize, mut f: impl FnMut()) -> Duration {
         .unwrap_or_default()
 }
 
-#[test]
-#[ignore = "writes 90 days of an 8-GPU rig; run with --release --ignored"]
-fn report_bench_90d_8_gpus() {
+/// 90 days of a simulated 8-GPU rig at one-minute scrapes, compacted, in a
+/// temporary directory: the benches' database. Returns it and its end.
+pub(crate) fn rig_90d_8_gpus() -> (tempfile::TempDir, i64) {
     const DAY: i64 = 86_400_000;
     let start = 1_767_225_600_000; // 2026-01-01
     let end = start + 90 * DAY;
@@ -43,6 +44,15 @@ fn report_bench_90d_8_gpus() {
         db.compact().unwrap();
     }
     eprintln!("filled 90 d x 8 GPUs in {:.1?}", filled.elapsed());
+    (dir, end)
+}
+
+#[test]
+#[ignore = "writes 90 days of an 8-GPU rig; run with --release --ignored"]
+fn report_bench_90d_8_gpus() {
+    const DAY: i64 = 86_400_000;
+    let (dir, end) = rig_90d_8_gpus();
+    let start = end - 90 * DAY;
     let db = Db::open_read_only(dir.path(), Options::default()).unwrap();
     let costs = Costs {
         tariff: Some(Tariff::flat("USD", 0.2)),

@@ -31,7 +31,7 @@
 //!   shares over accepted + rejected + stale.
 
 #[cfg(test)]
-mod bench;
+pub(crate) mod bench;
 pub mod render;
 pub mod tariff;
 pub mod tuning;

@@ -166,11 +166,7 @@ impl Evaluator {
                 let vector = match result {
                     Ok(v) => v,
                     Err(e) => {
-                        round.errors.push(format!(
-                            "rule {:?} ({}): {e}",
-                            rule.name(),
-                            origin(rule)
-                        ));
+                        round.errors.push(rule_error(rule, &e));
                         continue;
                     }
                 };
@@ -190,11 +186,7 @@ impl Evaluator {
                 let written = match out {
                     Ok(w) => w,
                     Err(e) => {
-                        round.errors.push(format!(
-                            "rule {:?} ({}): {e}",
-                            rule.name(),
-                            origin(rule)
-                        ));
+                        round.errors.push(rule_error(rule, &e));
                         continue;
                     }
                 };
@@ -222,6 +214,11 @@ impl Evaluator {
         round.changes.sort_by(|a, b| a.labels.cmp(&b.labels));
         round
     }
+}
+
+/// A failed rule's line in a round's errors.
+fn rule_error(rule: &Rule, e: &dyn std::fmt::Display) -> String {
+    format!("rule {:?} ({}): {e}", rule.name(), origin(rule))
 }
 
 fn origin(rule: &Rule) -> &str {

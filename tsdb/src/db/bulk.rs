@@ -16,11 +16,9 @@
 //! is simply run again; duplicates of stored samples are no-ops.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use super::{window_start, AppendReport, Conflict, Db, Inner, Sample, SeriesRef};
-use crate::block::{self, encode_chunks, Block, BlockBuilder, EncodedChunk};
+use crate::block::{encode_chunks, BlockBuilder, EncodedChunk};
 use crate::error::{Error, Result};
 use crate::head::Insert;
 use crate::registry::SeriesId;
@@ -307,8 +305,8 @@ impl BulkLoad<'_> {
             }
             groups.entry(target).or_default().push(day);
         }
-        let blocks_dir = db.dir.join("blocks");
-        let mut built: Vec<(u64, PathBuf, Vec<u8>, Vec<i64>)> = Vec::new();
+        let mut builders = Vec::new();
+        let mut written = Vec::new();
         for ((_, level), days) in groups {
             let mut by_series: BTreeMap<SeriesId, Vec<&EncodedChunk>> = BTreeMap::new();
             for day in &days {
@@ -323,30 +321,14 @@ impl BulkLoad<'_> {
             for (id, cs) in &by_series {
                 b.add_encoded(*id, cs);
             }
-            if b.is_empty() {
-                continue;
+            if !b.is_empty() {
+                builders.push(b);
             }
-            let seq = inner.next_seq;
-            inner.next_seq += 1;
-            built.push((
-                seq,
-                blocks_dir.join(block::file_name(seq)),
-                b.finish(),
-                days,
-            ));
+            written.extend(days);
         }
-        let files: Vec<(PathBuf, &[u8])> = built
-            .iter()
-            .map(|(_, p, bytes, _)| (p.clone(), bytes.as_slice()))
-            .collect();
-        crate::fs::publish_all(&files)?;
-        for (seq, path, _, days) in &built {
-            inner.add_block(Arc::new(Block::open(path, *seq)?));
-            // Written: a failure opening a later one must not write these
-            // days again.
-            for day in days {
-                self.pieces.remove(day);
-            }
+        inner.publish_blocks(&db.dir.join("blocks"), builders)?;
+        for day in written {
+            self.pieces.remove(&day);
         }
         self.piece_bytes = 0;
         Ok(())

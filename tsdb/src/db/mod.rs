@@ -645,7 +645,7 @@ impl Db {
                 None => break,
             };
         }
-        let blocks_dir = self.dir.join("blocks");
+        let mut built = Vec::new();
         for w in windows {
             let end = w.saturating_add(span);
             let mut b = BlockBuilder::new(0, self.opts.max_chunk_samples, span)
@@ -658,10 +658,10 @@ impl Db {
                 }
             }
             if !b.is_empty() {
-                inner.publish(&blocks_dir, b)?;
+                built.push(b);
             }
         }
-        Ok(())
+        inner.publish_blocks(&self.dir.join("blocks"), built)
     }
 }
 
@@ -874,14 +874,30 @@ impl Inner {
         self.block_value_at(id, t)
     }
 
-    /// Publishes a built block under the next sequence number (write
-    /// temp, fsync, rename, fsync directory) and adds it.
-    pub(crate) fn publish(&mut self, blocks_dir: &Path, b: BlockBuilder) -> Result<()> {
-        let seq = self.next_seq;
-        let path = blocks_dir.join(block::file_name(seq));
-        crate::fs::publish(&path, &b.finish())?;
-        self.next_seq += 1;
-        self.add_block(Arc::new(Block::open(&path, seq)?));
+    /// Publishes built blocks under the next sequence numbers, together
+    /// (`fs::publish_all`: temp files written and fsynced side by side,
+    /// renamed, one directory fsync), and adds them.
+    pub(crate) fn publish_blocks(
+        &mut self,
+        blocks_dir: &Path,
+        builders: Vec<BlockBuilder>,
+    ) -> Result<()> {
+        let built: Vec<(u64, PathBuf, Vec<u8>)> = builders
+            .into_iter()
+            .map(|b| {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                (seq, blocks_dir.join(block::file_name(seq)), b.finish())
+            })
+            .collect();
+        let files: Vec<(PathBuf, &[u8])> = built
+            .iter()
+            .map(|(_, p, bytes)| (p.clone(), bytes.as_slice()))
+            .collect();
+        crate::fs::publish_all(&files)?;
+        for (seq, path, _) in &built {
+            self.add_block(Arc::new(Block::open(path, *seq)?));
+        }
         Ok(())
     }
 

@@ -62,14 +62,7 @@ const SCRIPTS: &[&str] = &[
 
 #[test]
 fn every_v2_55_script_is_listed() {
-    let dir = format!("{}/tests/promql/v2.55", env!("CARGO_MANIFEST_DIR"));
-    let mut found: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".test"))
-        .collect();
-    found.sort();
-    assert_eq!(found, SCRIPTS);
+    assert_eq!(super::tests::scripts_in("v2.55"), SCRIPTS);
 }
 
 #[test]
